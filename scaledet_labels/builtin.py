@@ -37,7 +37,12 @@ _VOC_PROMPT_NAMES = {
 
 
 def _data(filename: str) -> Any:
-    resource = resources.files("scaledet_labels").joinpath("data").joinpath("vocabularies").joinpath(filename)
+    resource = (
+        resources.files("scaledet_labels")
+        .joinpath("data")
+        .joinpath("vocabularies")
+        .joinpath(filename)
+    )
     return json.loads(resource.read_text(encoding="utf-8"))
 
 
@@ -157,7 +162,10 @@ def oid500() -> Vocabulary:
     labels: list[Label] = []
     for i, row in enumerate(rows):
         fixed = None
-        if counts[row["name"].casefold()] > 1 and full_names.get(row["mid"], row["name"]) != row["name"]:
+        if (
+            counts[row["name"].casefold()] > 1
+            and full_names.get(row["mid"], row["name"]) != row["name"]
+        ):
             fixed = full_names[row["mid"]]
         labels.append(
             make_label(i, row["name"], id=row["id"], fixed_name=fixed, metadata={"mid": row["mid"]})

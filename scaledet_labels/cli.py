@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
 from scaledet_labels._version import __version__
 
 __all__ = ["main"]
@@ -29,10 +31,12 @@ _EPILOG_MAIN = """examples:
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     widths = [len(h) for h in header]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -40,12 +44,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from scaledet_labels.builtin import BUILTIN_ALIASES
     from scaledet_labels.registry import available_vocabularies, load_vocabulary
 
-    entries = []
+    entries: list[dict[str, Any]] = []
     for name in available_vocabularies():
         vocab = load_vocabulary(name)
         aliases = [a for a, target in BUILTIN_ALIASES.items() if target == name]
-        entries.append({"name": name, "labels": len(vocab), "aliases": aliases,
-                        "source": vocab.source})
+        entries.append(
+            {"name": name, "labels": len(vocab), "aliases": aliases, "source": vocab.source}
+        )
     if args.json:
         print(json.dumps(entries, indent=1))
     else:
@@ -60,13 +65,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
     vocab = load_vocabulary(args.vocabulary, format=args.format)
     labels = vocab.labels if args.limit is None else vocab.labels[: args.limit]
     if args.json:
-        print(json.dumps({"name": vocab.name, "source": vocab.source, "count": len(vocab),
-                          "labels": [label.to_dict() for label in labels]},
-                         ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {
+                    "name": vocab.name,
+                    "source": vocab.source,
+                    "count": len(vocab),
+                    "labels": [label.to_dict() for label in labels],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return 0
     rows = [
-        [str(label.index), str(label.id), label.name, label.clean_name,
-         ", ".join(label.synonyms)]
+        [str(label.index), str(label.id), label.name, label.clean_name, ", ".join(label.synonyms)]
         for label in labels
     ]
     print(f"{vocab.name}: {len(vocab)} labels (source: {vocab.source})")
@@ -89,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser(
-        "list", help="list the built-in vocabularies with their label counts",
+        "list",
+        help="list the built-in vocabularies with their label counts",
         description="List the built-in vocabularies with their label counts.",
         epilog="examples:\n  scaledet-labels list\n  scaledet-labels list --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -98,19 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser(
-        "show", help="print a vocabulary (built-in name or file) as a table",
+        "show",
+        help="print a vocabulary (built-in name or file) as a table",
         description="Print a vocabulary as a table: index, dataset id, raw and clean names, "
         "synonyms.",
         epilog="examples:\n  scaledet-labels show coco\n  scaledet-labels show lvis --limit 5\n"
         "  scaledet-labels show classes.txt --json\n  scaledet-labels show 'cat, dog'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("vocabulary", metavar="NAME_OR_FILE",
-                   help="a built-in name, a .txt/.json/.csv/.tsv file, or 'a, b, c'")
+    p.add_argument(
+        "vocabulary",
+        metavar="NAME_OR_FILE",
+        help="a built-in name, a .txt/.json/.csv/.tsv file, or 'a, b, c'",
+    )
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--limit", type=_positive_int, default=None, help="show the first N labels")
-    p.add_argument("--format", choices=["auto", "txt", "json", "csv", "tsv"], default="auto",
-                   help="file format (default: detect from extension and content)")
+    p.add_argument(
+        "--format",
+        choices=["auto", "txt", "json", "csv", "tsv"],
+        default="auto",
+        help="file format (default: detect from extension and content)",
+    )
     p.set_defaults(func=_cmd_show)
     return parser
 

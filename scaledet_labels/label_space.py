@@ -142,7 +142,9 @@ class LabelSpace:
             seen.add(vocab.name)
         self._vocabs = vocabs
         self._positions = {vocab.name: d for d, vocab in enumerate(vocabs)}
-        self._groups = [sorted(tuple(map(int, node)) for node in group) for group in groups]
+        self._groups: list[list[tuple[int, int]]] = [
+            sorted((int(node[0]), int(node[1])) for node in group) for group in groups
+        ]
         self._merge = merge if self._groups else None
 
         leader: dict[tuple[int, int], tuple[int, int]] = {}
@@ -218,9 +220,7 @@ class LabelSpace:
             vocabularies = [vocabularies]
         sources = list(vocabularies)
         if names is not None and len(names) != len(sources):
-            raise LabelSpaceError(
-                f"names has {len(names)} entries for {len(sources)} vocabularies"
-            )
+            raise LabelSpaceError(f"names has {len(names)} entries for {len(sources)} vocabularies")
         vocabs = [
             load_vocabulary(src, name=names[k] if names is not None else None)
             for k, src in enumerate(sources)
@@ -342,7 +342,8 @@ class LabelSpace:
         """
         d = self.dataset_index(dataset)
         table = self._local_to_unified[d]
-        return _lookup(table, local, strict=f"{self.datasets[d]} local index")
+        result: T = _lookup(table, local, strict=f"{self.datasets[d]} local index")
+        return result
 
     def from_unified(self, unified: Any) -> Any:
         """Map unified indices back to ``(dataset, local index)``.
@@ -380,8 +381,9 @@ class LabelSpace:
                     f"{vocab.name}: negative category ids cannot use a dense table"
                 )
             if ids.max() > 10_000_000:
-                raise LabelSpaceError(f"{vocab.name}: category ids up to {ids.max()} are too "
-                                      "large for a dense table")
+                raise LabelSpaceError(
+                    f"{vocab.name}: category ids up to {ids.max()} are too large for a dense table"
+                )
             table = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
             table[ids] = self._local_to_unified[d]
             table.setflags(write=False)
@@ -393,7 +395,8 @@ class LabelSpace:
 
         Works on ints, sequences, numpy arrays and torch tensors (on their device).
         """
-        return _lookup(self.category_id_table(dataset), ids, strict=None)
+        result: T = _lookup(self.category_id_table(dataset), ids, strict=None)
+        return result
 
     def mask(self, dataset: str | int) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Boolean ``(n,)`` mask of the unified labels that belong to ``dataset``."""
@@ -525,9 +528,7 @@ class LabelSpace:
         return digest.hexdigest()
 
 
-def _lookup(
-    table: np.ndarray[Any, np.dtype[np.int64]], values: Any, *, strict: str | None
-) -> Any:
+def _lookup(table: np.ndarray[Any, np.dtype[np.int64]], values: Any, *, strict: str | None) -> Any:
     """``table[values]`` for ints, sequences, numpy arrays and torch tensors.
 
     With ``strict`` set, out-of-range values raise; otherwise they give ``-1``.
@@ -537,7 +538,9 @@ def _lookup(
 
         tensor: Any = values
         if tensor.dtype.is_floating_point or tensor.dtype == torch.bool:
-            raise LabelSpaceError(f"{strict or 'category id'}s must be integers, got {tensor.dtype}")
+            raise LabelSpaceError(
+                f"{strict or 'category id'}s must be integers, got {tensor.dtype}"
+            )
         torch_table = torch.tensor(table, device=tensor.device)
         idx = tensor.long()
         inside = (idx >= 0) & (idx < len(table))
@@ -563,7 +566,9 @@ def _lookup(
     result = np.full(array.shape, -1, dtype=np.int64)
     result[inside_np] = table[array[inside_np]]
     if scalar:
-        return int(result)
-    if isinstance(values, (list, tuple)):
-        return type(values)(result.tolist())
+        return int(result.item())
+    if isinstance(values, list):
+        return list(result.ravel().tolist()) if result.ndim == 1 else result.tolist()
+    if isinstance(values, tuple):
+        return tuple(result.ravel().tolist())
     return result

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeAlias
 
 from scaledet_labels.errors import LabelSpaceError, VocabularyError
 from scaledet_labels.vocabulary import Label, Vocabulary
@@ -32,9 +32,9 @@ logger = logging.getLogger(__name__)
 
 MergeStrategy = Literal["exact", "synset"]
 MERGE_STRATEGIES: tuple[str, ...] = ("exact", "synset")
-LabelRef = Union[str, tuple[str, Union[str, int]]]
+LabelRef: TypeAlias = str | tuple[str, str | int]
 #: A strategy name or a user mapping.
-MergeSpec = Union[MergeStrategy, Sequence[Sequence[LabelRef]], Mapping[LabelRef, LabelRef]]
+MergeSpec: TypeAlias = MergeStrategy | Sequence[Sequence[LabelRef]] | Mapping[LabelRef, LabelRef]
 
 Group = list[tuple[int, int]]
 
@@ -66,7 +66,11 @@ def _group_by_key(
                 first = next(i for member_d, i in bucket if member_d == d)
                 logger.warning(
                     "%s merge: %s labels %r and %r share the key %r; only the first is merged",
-                    what, vocab.name, vocab[first].name, label.name, k,
+                    what,
+                    vocab.name,
+                    vocab[first].name,
+                    label.name,
+                    k,
                 )
                 continue
             bucket.append((d, label.index))

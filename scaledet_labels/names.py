@@ -46,9 +46,9 @@ def normalize_text(text: str) -> str:
 
 def _fold_case(word: str) -> str:
     rest = word[1:]
-    if word.islower() or (word[:1].isupper() and (not rest or rest.islower() or not any(
-        ch.isalpha() for ch in rest
-    ))):
+    if word.islower() or (
+        word[:1].isupper() and (not rest or rest.islower() or not any(ch.isalpha() for ch in rest))
+    ):
         return word.lower()
     return word
 

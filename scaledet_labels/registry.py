@@ -14,9 +14,9 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from scaledet_labels.builtin import BUILTIN_ALIASES, BUILTIN_FACTORIES
 from scaledet_labels.errors import UnknownVocabularyError, VocabularyError
@@ -29,6 +29,9 @@ from scaledet_labels.sources import (
 )
 from scaledet_labels.vocabulary import DuplicatePolicy, Vocabulary
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "VocabularySource",
     "available_vocabularies",
@@ -38,7 +41,9 @@ __all__ = [
 ]
 
 #: What :func:`load_vocabulary` accepts.
-VocabularySource = Union[str, "os.PathLike[str]", Vocabulary, list[Any], tuple[Any, ...], dict[Any, Any], Any]
+VocabularySource: TypeAlias = (
+    "str | os.PathLike[str] | Vocabulary | Sequence[Any] | Mapping[Any, Any] | pd.DataFrame"
+)
 
 _lock = threading.RLock()
 _factories: dict[str, Callable[[], Vocabulary]] = dict(BUILTIN_FACTORIES)
@@ -61,7 +66,12 @@ def available_vocabularies(*, include_aliases: bool = False) -> list[str]:
 
 def register_vocabulary(
     name: str,
-    source: Vocabulary | Callable[[], Vocabulary] | str | os.PathLike[str] | list[Any] | dict[Any, Any],
+    source: Vocabulary
+    | Callable[[], Vocabulary]
+    | str
+    | os.PathLike[str]
+    | list[Any]
+    | dict[Any, Any],
     *,
     aliases: tuple[str, ...] = (),
     overwrite: bool = False,

@@ -173,9 +173,7 @@ def _labels_from_data(data: Any, source: str) -> list[Label]:
             f"{source}: item {bad} is {type(data[bad]).__name__} {data[bad]!r}; expected "
             "every item to be a name string, or every item an {'id', 'name'} object"
         )
-    raise VocabularyError(
-        f"{source}: expected a JSON list or object, got {type(data).__name__}"
-    )
+    raise VocabularyError(f"{source}: expected a JSON list or object, got {type(data).__name__}")
 
 
 def _parse_id(value: Any, where: str) -> int:
@@ -225,9 +223,7 @@ def _split_synonyms(value: Any, where: str) -> list[str]:
 _RECORD_FIELDS = {"id", "name", "synonyms", "def", "definition"}
 
 
-def _labels_from_records(
-    records: Sequence[Any], source: str, *, sort_by_id: bool
-) -> list[Label]:
+def _labels_from_records(records: Sequence[Any], source: str, *, sort_by_id: bool) -> list[Label]:
     rows: list[tuple[int | None, Mapping[str, Any], str]] = []
     for i, record in enumerate(records):
         where = f"{source}: category {i}"
@@ -269,7 +265,9 @@ def _labels_from_table(path: Path, text: str, source: str, *, sep: str) -> list[
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise VocabularyError(f"{source}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
+        raise VocabularyError(
+            f"{source}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}"
+        ) from None
     return _labels_from_frame(frame, source, first_line=2)
 
 
@@ -320,7 +318,9 @@ def _labels_from_frame(frame: Any, source: str, *, first_line: int | None = None
     return labels
 
 
-def parse_inline(text: str, *, name: str = "custom", on_duplicate: DuplicatePolicy = "error") -> Vocabulary:
+def parse_inline(
+    text: str, *, name: str = "custom", on_duplicate: DuplicatePolicy = "error"
+) -> Vocabulary:
     """Parse an inline comma-separated list of names (empty items are errors).
 
     Example:

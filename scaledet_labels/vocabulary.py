@@ -144,7 +144,9 @@ def make_label(
     if id is None:
         id = index + 1
     if isinstance(id, bool) or not isinstance(id, int):
-        raise VocabularyError(f"{place}: category id of {raw_name!r} must be an integer, got {id!r}")
+        raise VocabularyError(
+            f"{place}: category id of {raw_name!r} must be an integer, got {id!r}"
+        )
     return Label(
         index=index,
         id=id,
@@ -228,8 +230,13 @@ class Vocabulary(Sequence[Label]):
                 counts[key] = counts.get(key, 1) + 1
                 new_clean = f"{label.clean_name} ({counts[key]})"
                 label = Label(
-                    label.index, label.id, label.name, new_clean, label.synonyms,
-                    label.definition, label.metadata,
+                    label.index,
+                    label.id,
+                    label.name,
+                    new_clean,
+                    label.synonyms,
+                    label.definition,
+                    label.metadata,
                 )
                 key = new_clean.casefold()
             seen_names[key] = label
@@ -253,9 +260,7 @@ class Vocabulary(Sequence[Label]):
             >>> Vocabulary.from_names(["cat", "dog"]).ids
             (1, 2)
         """
-        labels = [
-            make_label(i, raw, where=f"{source}: label {i}") for i, raw in enumerate(names)
-        ]
+        labels = [make_label(i, raw, where=f"{source}: label {i}") for i, raw in enumerate(names)]
         return cls(name, labels, source=source, on_duplicate=on_duplicate)
 
     # -- sequence protocol ---------------------------------------------------------------
