@@ -508,7 +508,7 @@ class LabelSpace:
     def from_json(cls, text_or_path: str | os.PathLike[str]) -> LabelSpace:
         """Read JSON text, or a file holding it, written by :meth:`to_json`."""
         text = os.fspath(text_or_path)
-        if not text.lstrip().startswith("{"):
+        if not text.lstrip().startswith(("{", "[")):
             path = Path(text)
             if not path.exists():
                 raise LabelSpaceError(f"{path}: no such file")
@@ -539,7 +539,7 @@ def _lookup(table: np.ndarray[Any, np.dtype[np.int64]], values: Any, *, strict: 
         tensor: Any = values
         if tensor.dtype.is_floating_point or tensor.dtype == torch.bool:
             raise LabelSpaceError(
-                f"{strict or 'category id'}s must be integers, got {tensor.dtype}"
+                f"{strict or 'category id'} values must be integers, got {tensor.dtype}"
             )
         torch_table = torch.tensor(table, device=tensor.device)
         idx = tensor.long()
@@ -557,7 +557,7 @@ def _lookup(table: np.ndarray[Any, np.dtype[np.int64]], values: Any, *, strict: 
             array = array.astype(np.int64)
         else:
             raise LabelSpaceError(
-                f"{strict or 'category id'}s must be integers, got {array.dtype} {values!r:.60}"
+                f"{strict or 'category id'} values must be integers, got {array.dtype} {values!r:.60}"
             )
     inside_np = (array >= 0) & (array < len(table))
     if strict and not inside_np.all():

@@ -119,10 +119,11 @@ def register_vocabulary(
                 )
             return result.renamed(key)
     else:
-        fixed = source
+        # read and check now, so that a bad source is refused here and nothing is registered
+        loaded = load_vocabulary(source, name=key)
 
         def factory() -> Vocabulary:
-            return load_vocabulary(fixed, name=key)
+            return loaded
 
     with _lock:
         _factories[key] = factory
@@ -138,7 +139,7 @@ def unregister_vocabulary(name: str) -> None:
         VocabularyError: ``name`` is a built-in or was never registered.
     """
     key = _key(name)
-    if key in BUILTIN_FACTORIES:
+    if key in BUILTIN_FACTORIES or key in BUILTIN_ALIASES:
         raise VocabularyError(f"unregister_vocabulary: {key!r} is a built-in vocabulary")
     with _lock:
         if key not in _factories:

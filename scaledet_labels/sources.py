@@ -112,6 +112,8 @@ def read_vocabulary_file(
         raise VocabularyError(f"format={format!r} is not one of {list(FORMATS)}")
     path = Path(path)
     text = _read_text(path)
+    if not text.strip():
+        raise VocabularyError(f"{path}: the file is empty; the vocabulary has no labels")
     fmt = _detect_format(path, text) if format == "auto" else format
     vocab_name = name or path.stem
     source = str(path)
@@ -168,7 +170,11 @@ def _labels_from_data(data: Any, source: str) -> list[Label]:
             return [make_label(i, item, where=f"{source}: item {i}") for i, item in enumerate(data)]
         if all(isinstance(item, Mapping) for item in data):
             return _labels_from_records(data, source, sort_by_id=False)
-        bad = next(i for i, item in enumerate(data) if not isinstance(item, (str, Mapping)))
+        first_is_str = isinstance(data[0], str)
+        bad = next(
+            i for i, item in enumerate(data)
+            if not isinstance(item, (str, Mapping)) or isinstance(item, str) != first_is_str
+        )
         raise VocabularyError(
             f"{source}: item {bad} is {type(data[bad]).__name__} {data[bad]!r}; expected "
             "every item to be a name string, or every item an {'id', 'name'} object"
