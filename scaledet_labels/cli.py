@@ -22,10 +22,15 @@ from scaledet_labels._version import __version__
 __all__ = ["main"]
 
 _EPILOG_MAIN = """examples:
+  scaledet-labels build coco lvis oid
+  scaledet-labels neighbors labelspaces/coco+lvis+oid "coco:dog" -k 5
+  scaledet-labels export labelspaces/coco+lvis+oid --format detic --dataset lvis --out lvis.npy
   scaledet-labels list
   scaledet-labels show lvis --limit 10
-  scaledet-labels show my_classes.txt --json
 """
+
+#: Where ``build`` writes when --out is not given (relative to the working directory).
+DEFAULT_OUT_DIR = "labelspaces"
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -89,6 +94,166 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if getattr(args, "quiet", False) else None
+
+
+def _default_out(datasets: Sequence[str]) -> str:
+    from pathlib import Path
+
+    stem = "+".join(Path(d).stem if ("/" in d or "." in d) else d for d in datasets)
+    return str(Path(DEFAULT_OUT_DIR) / stem)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import time
+
+    from scaledet_labels.build import build_label_space
+
+    started = time.perf_counter()
+    bundle = build_label_space(
+        args.datasets,
+        encoder=args.encoder,
+        templates=args.templates,
+        synonyms=not args.no_synonyms,
+        similarity=args.similarity,
+        topk=args.topk,
+        dtype=args.dtype,
+        cache=not args.no_cache,
+        device=args.device,
+        progress=_progress(args),
+    )
+    out = bundle.save(args.out or _default_out(args.datasets), overwrite=True)
+    seconds = time.perf_counter() - started
+    pairs = bundle.near_duplicates(top=args.show_pairs)
+    manifest = bundle.manifest
+    stats = manifest.get("stats", {})
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "output": str(out),
+                    "seconds": round(seconds, 3),
+                    "labels": len(bundle.label_space),
+                    "datasets": manifest["datasets"],
+                    "encoder": manifest["encoder"],
+                    "templates": manifest["templates"],
+                    "stats": stats,
+                    "near_duplicates": [
+                        {"a": f"{a.dataset}:{a.name}", "b": f"{b.dataset}:{b.name}", "cosine": c}
+                        for a, b, c in pairs
+                    ],
+                },
+                indent=1,
+            )
+        )
+        return 0
+    if args.quiet:
+        print(out)
+        return 0
+    counts = ", ".join(f"{d['name']} {d['count']}" for d in manifest["datasets"])
+    encoder = manifest["encoder"]
+    print(f"labels      {len(bundle.label_space)} ({counts})")
+    print(
+        f"encoder     {encoder.get('spec')} (dim {bundle.dim}, "
+        f"fingerprint {str(encoder.get('fingerprint'))[:12]})"
+    )
+    synonyms = "on" if manifest["synonyms"] else "off"
+    print(f"templates   {len(manifest['templates'])}; synonyms {synonyms}")
+    if stats:
+        print(
+            f"prompts     {stats.get('total', '?')} total, {stats.get('unique', '?')} unique: "
+            f"{stats.get('from_cache', '?')} from cache, {stats.get('encoded', '?')} encoded"
+        )
+    sim = manifest["similarity"]
+    kind = f"top-{sim['topk']} sparse" if sim["topk"] else "dense"
+    print(f"similarity  {sim['normalization']}, {kind} {sim['dtype']}")
+    print(f"time        {seconds:.1f} s")
+    print(f"output      {out}")
+    if pairs:
+        print("strongest cross-dataset near-duplicates:")
+        for a, b, cosine in pairs:
+            print(f"  {cosine:.3f}  {a.dataset}:{a.name}  ~  {b.dataset}:{b.name}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from scaledet_labels.bundle import load
+
+    bundle = load(args.bundle)
+    manifest = bundle.manifest
+    if args.json:
+        print(json.dumps(manifest, indent=1))
+        return 0
+    print(f"bundle      {args.bundle}")
+    print(f"labels      {len(bundle.label_space)} x {bundle.dim}")
+    for d in manifest["datasets"]:
+        print(f"  {d['name']:<12} {d['count']:>6}  {d['source']}")
+    print(
+        f"encoder     {manifest['encoder'].get('spec')} "
+        f"(fingerprint {str(manifest['encoder'].get('fingerprint'))[:12]})"
+    )
+    print(f"templates   {len(manifest['templates'])}; recipe {manifest['recipe']}")
+    sim = manifest["similarity"]
+    print(
+        f"similarity  {sim['normalization']}, "
+        f"{'top-' + str(sim['topk']) if sim['topk'] else 'dense'} {sim['dtype']}"
+    )
+    print(f"library     {manifest.get('library_version')}; identity {manifest['identity'][:16]}")
+    return 0
+
+
+def _print_frame(frame: Any, as_json: bool) -> None:
+    if as_json:
+        print(frame.to_json(orient="records", indent=1, force_ascii=False))
+    else:
+        print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def _cmd_neighbors(args: argparse.Namespace) -> int:
+    from scaledet_labels.bundle import load
+
+    bundle = load(args.bundle)
+    frame = bundle.neighbors(args.query, k=args.k, datasets=args.datasets)
+    _print_frame(frame, args.json)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from scaledet_labels.bundle import load
+
+    bundle = load(args.bundle)
+    for file in bundle.export(args.format, args.out, dataset=args.dataset):
+        print(file)
+    return 0
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    from scaledet_labels.bundle import load
+
+    bundle = load(args.bundle)
+    frame = bundle.match(args.source, to=args.to, k=args.k)
+    _print_frame(frame, args.json)
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from scaledet_labels import cache as cache_module
+
+    directory = args.dir
+    if args.action == "info":
+        info = cache_module.cache_info(directory)
+        if args.json:
+            print(json.dumps(info, indent=1, default=str))
+        else:
+            for key, value in info.items():
+                print(f"{key:<12} {value}")
+    else:
+        removed = cache_module.clear_cache(directory, fingerprint=args.fingerprint)
+        print(f"removed {removed} cached prompt embeddings")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -134,6 +299,144 @@ def build_parser() -> argparse.ArgumentParser:
         help="file format (default: detect from extension and content)",
     )
     p.set_defaults(func=_cmd_show)
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "build",
+        help="build a label-space bundle (labels, embeddings, similarity)",
+        description="Build the disjoint union of the given vocabularies, embed every label with "
+        "a prompt ensemble, compute the label similarity, and save a bundle directory. "
+        f"Default output: ./{DEFAULT_OUT_DIR}/<datasets joined by '+'>.",
+        epilog="examples:\n  scaledet-labels build coco lvis oid\n"
+        "  scaledet-labels build coco my_classes.txt --templates photo --out my_bundle\n"
+        "  scaledet-labels build lvis objects365 --topk 64 --similarity affine\n"
+        "  scaledet-labels build coco --encoder openclip:ViT-B-32@/path/to/model.safetensors",
+        formatter_class=fmt,
+    )
+    p.add_argument(
+        "datasets",
+        nargs="+",
+        metavar="DATASET_OR_FILE",
+        help="built-in names (see `list`) or vocabulary files",
+    )
+    p.add_argument(
+        "--encoder",
+        default="minilm",
+        help="minilm (default, offline), openclip:MODEL[/TAG], openclip:MODEL@CKPT, "
+        "hf:MODEL_OR_DIR",
+    )
+    p.add_argument(
+        "--templates",
+        default=None,
+        help="template set (a, photo, simple, openai, vild) or a JSON file",
+    )
+    p.add_argument("--no-synonyms", action="store_true", help="embed clean names only")
+    p.add_argument(
+        "--similarity",
+        choices=["minmax", "affine", "clamp", "none"],
+        default="minmax",
+        help="normalisation of cosine to [0, 1] (default minmax)",
+    )
+    p.add_argument(
+        "--topk",
+        type=_positive_int,
+        default=None,
+        help="keep only the K most similar labels per row (sparse)",
+    )
+    p.add_argument(
+        "--dtype", choices=["float32", "float16"], default="float32", help="similarity dtype"
+    )
+    p.add_argument("--out", default=None, help="output bundle directory")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the encoder")
+    p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    p.add_argument(
+        "--show-pairs",
+        type=int,
+        default=8,
+        metavar="N",
+        help="how many near-duplicate pairs to print (default 8)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; print the path only")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser(
+        "info",
+        help="describe a bundle",
+        description="Describe a saved bundle.",
+        epilog="examples:\n  scaledet-labels info labelspaces/coco+lvis+oid\n"
+        "  scaledet-labels info labelspaces/coco+lvis+oid --json",
+        formatter_class=fmt,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "neighbors",
+        help="nearest labels of a label or free text",
+        description="Print the labels nearest to QUERY: 'dataset:name', a label name, or "
+        "free text (embedded with the bundle's encoder).",
+        epilog="examples:\n  scaledet-labels neighbors labelspaces/coco+lvis+oid coco:dog -k 5\n"
+        "  scaledet-labels neighbors labelspaces/coco+lvis+oid 'a red fire truck' --datasets lvis",
+        formatter_class=fmt,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("-k", type=_positive_int, default=10, help="how many (default 10)")
+    p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=_cmd_neighbors)
+
+    p = sub.add_parser(
+        "export",
+        help="export a bundle for Detic, open_clip, YOLO-World, CSV",
+        description="Write a bundle's embeddings, labels or similarity in another tool's format.",
+        epilog="examples:\n"
+        "  scaledet-labels export B --format detic --dataset lvis --out lvis_clip.npy\n"
+        "  scaledet-labels export B --format openclip --out zs.safetensors\n"
+        "  scaledet-labels export B --format yoloworld --dataset coco --out coco.npy\n"
+        "  scaledet-labels export B --format csv --out labels.csv\n"
+        "  scaledet-labels export B --format similarity --out sim.npy",
+        formatter_class=fmt,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument(
+        "--format", required=True, choices=["detic", "openclip", "yoloworld", "csv", "similarity"]
+    )
+    p.add_argument("--out", required=True, help="output file or directory")
+    p.add_argument("--dataset", default=None, help="only this dataset, in its own label order")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "match",
+        help="map a vocabulary onto a dataset's labels",
+        description="For each label of --from (a dataset of the bundle or any vocabulary), "
+        "print its nearest labels among --to.",
+        epilog="examples:\n  scaledet-labels match B --from voc --to coco\n"
+        "  scaledet-labels match B --from my_classes.txt --to lvis -k 3",
+        formatter_class=fmt,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--from", dest="source", required=True, metavar="VOCAB")
+    p.add_argument("--to", required=True, nargs="+", metavar="DATASET")
+    p.add_argument("-k", type=_positive_int, default=1, help="matches per label (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=_cmd_match)
+
+    p = sub.add_parser(
+        "cache",
+        help="inspect or clear the prompt-embedding cache",
+        description="Inspect or clear the persistent prompt-embedding cache (location: "
+        "$SCALEDET_CACHE, else $XDG_CACHE_HOME/scaledet, else the user cache dir).",
+        epilog="examples:\n  scaledet-labels cache info\n  scaledet-labels cache clear",
+        formatter_class=fmt,
+    )
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dir", default=None, help="cache directory (default: the standard one)")
+    p.add_argument("--fingerprint", default=None, help="clear only this encoder's entries")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_cache)
     return parser
 
 
