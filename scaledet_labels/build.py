@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -197,9 +198,7 @@ def build_label_space(
             "dim": int(dim),
         }
         used_templates = list(result.templates)
-        stats = (
-            dict(result.stats) if isinstance(result.stats, Mapping) else dict(vars(result.stats))
-        )
+        stats = dataclasses.asdict(result.stats)
     for dataset, vectors in parts.items():
         if embeddings is None:
             embeddings = np.empty((n, vectors.shape[1]), dtype=np.float32)

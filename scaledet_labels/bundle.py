@@ -293,8 +293,17 @@ class LabelSpaceBundle:
                         )
         return pd.DataFrame(rows)
 
-    def near_duplicates(self, top: int = 10) -> list[tuple[UnifiedLabel, UnifiedLabel, float]]:
-        """The ``top`` most similar pairs of labels from different datasets (best first)."""
+    def near_duplicates(
+        self, top: int = 10, *, skip_identical: bool = False
+    ) -> list[tuple[UnifiedLabel, UnifiedLabel, float]]:
+        """The ``top`` most similar pairs of labels from different datasets (best first).
+
+        Args:
+            top: How many pairs.
+            skip_identical: Leave out pairs whose raw names are identical (``voc:dog`` ~
+                ``coco:dog``), to see the pairs a human would have to merge by hand
+                (``coco:person`` ~ ``oid:Person``).
+        """
         space = self.label_space
         if len(space.datasets) < 2:
             return []
@@ -302,6 +311,7 @@ class LabelSpaceBundle:
         for d in range(len(space.datasets)):
             owner[space.indices(d)] = d
         pairs: list[tuple[float, int, int]] = []
+        raw_names = np.array([u.name for u in space], dtype=object) if skip_identical else None
         block = max(1, (1 << 22) // len(space))
         for start in range(0, len(space), block):
             stop = min(len(space), start + block)
@@ -310,6 +320,8 @@ class LabelSpaceBundle:
             same_dataset = owner[rows][:, None] == owner[None, :]
             not_after = rows[:, None] >= np.arange(len(space))[None, :]
             scores[same_dataset | not_after] = -np.inf
+            if raw_names is not None:
+                scores[raw_names[rows][:, None] == raw_names[None, :]] = -np.inf
             flat = scores.ravel()
             take = min(top, flat.size)
             best = np.argpartition(-flat, take - 1)[:take]
@@ -371,7 +383,7 @@ class LabelSpaceBundle:
 
         target = Path(path)
         if target.exists() and not overwrite:
-            raise BundleError(f"{target}: already exists; pass overwrite=True (--overwrite)")
+            raise BundleError(f"{target}: already exists; pass overwrite=True")
         if target.exists() and not (target / _MANIFEST).exists():
             raise BundleError(f"{target}: exists and is not a bundle; refusing to replace it")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -396,7 +408,9 @@ class LabelSpaceBundle:
                 )
                 similarity_file = _DENSE
             self.label_space.to_json(staging / _LABELS)
-            self.label_space.to_frame().to_csv(staging / _TABLE, index=False)
+            from scaledet_labels.export import labels_table
+
+            labels_table(self.label_space).to_csv(staging / _TABLE, index=False)
             manifest = dict(self.manifest)
             manifest["schema"] = BUNDLE_SCHEMA
             manifest["version"] = BUNDLE_VERSION

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -125,7 +126,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     )
     out = bundle.save(args.out or _default_out(args.datasets), overwrite=True)
     seconds = time.perf_counter() - started
-    pairs = bundle.near_duplicates(top=args.show_pairs)
+    pairs = bundle.near_duplicates(top=args.show_pairs, skip_identical=True)
     manifest = bundle.manifest
     stats = manifest.get("stats", {})
     if args.json:
@@ -156,14 +157,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"labels      {len(bundle.label_space)} ({counts})")
     print(
         f"encoder     {encoder.get('spec')} (dim {bundle.dim}, "
-        f"fingerprint {str(encoder.get('fingerprint'))[:12]})"
+        f"fingerprint {str(encoder.get('fingerprint'))[:16]})"
     )
     synonyms = "on" if manifest["synonyms"] else "off"
     print(f"templates   {len(manifest['templates'])}; synonyms {synonyms}")
     if stats:
         print(
-            f"prompts     {stats.get('total', '?')} total, {stats.get('unique', '?')} unique: "
-            f"{stats.get('from_cache', '?')} from cache, {stats.get('encoded', '?')} encoded"
+            f"prompts     {stats['prompts_total']} total, {stats['prompts_unique']} unique: "
+            f"{stats['from_cache']} from cache, {stats['encoded']} encoded"
         )
     sim = manifest["similarity"]
     kind = f"top-{sim['topk']} sparse" if sim["topk"] else "dense"
@@ -171,7 +172,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"time        {seconds:.1f} s")
     print(f"output      {out}")
     if pairs:
-        print("strongest cross-dataset near-duplicates:")
+        print("strongest cross-dataset near-duplicates (names not identical):")
         for a, b, cosine in pairs:
             print(f"  {cosine:.3f}  {a.dataset}:{a.name}  ~  {b.dataset}:{b.name}")
     return 0
@@ -191,7 +192,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  {d['name']:<12} {d['count']:>6}  {d['source']}")
     print(
         f"encoder     {manifest['encoder'].get('spec')} "
-        f"(fingerprint {str(manifest['encoder'].get('fingerprint'))[:12]})"
+        f"(fingerprint {str(manifest['encoder'].get('fingerprint'))[:16]})"
     )
     print(f"templates   {len(manifest['templates'])}; recipe {manifest['recipe']}")
     sim = manifest["similarity"]
@@ -238,19 +239,27 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from scaledet_labels import cache as cache_module
+    import dataclasses
 
-    directory = args.dir
-    if args.action == "info":
-        info = cache_module.cache_info(directory)
-        if args.json:
-            print(json.dumps(info, indent=1, default=str))
-        else:
-            for key, value in info.items():
-                print(f"{key:<12} {value}")
-    else:
-        removed = cache_module.clear_cache(directory, fingerprint=args.fingerprint)
+    from scaledet_labels.cache import cache_info, clear_cache
+
+    directory = args.dir if args.dir else True
+    if args.action == "clear":
+        removed = clear_cache(args.fingerprint, cache=directory)
         print(f"removed {removed} cached prompt embeddings")
+        return 0
+    info = cache_info(directory)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(info), indent=1, default=str))
+        return 0
+    print(f"path        {info.path}{'' if info.exists else ' (not created yet)'}")
+    print(f"entries     {info.entries}")
+    print(f"size        {info.size_bytes / 2**20:.1f} MB")
+    for entry in info.encoders:
+        print(
+            f"encoder     {entry.fingerprint[:16]}  {entry.entries:>8} prompts  "
+            f"dim {entry.dim}  {entry.description}"
+        )
     return 0
 
 
@@ -457,12 +466,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except BrokenPipeError:  # `| head` closed stdout: not an error
+        # keep Python from failing again while flushing stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"scaledet-labels: error: {message}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # pragma: no cover - `| head`
-        return 0
 
 
 def run() -> None:  # pragma: no cover - the console-script entry point

@@ -31,9 +31,12 @@ import numpy as np
 from scaledet_labels.bundle import BundleError
 
 if TYPE_CHECKING:
-    from scaledet_labels.bundle import LabelSpaceBundle
+    import pandas as pd
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "export_bundle"]
+    from scaledet_labels.bundle import LabelSpaceBundle
+    from scaledet_labels.label_space import LabelSpace
+
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "export_bundle", "labels_table"]
 
 ExportFormat = Literal["detic", "openclip", "yoloworld", "csv", "similarity"]
 EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
@@ -110,11 +113,21 @@ def export_bundle(
         names = [space[int(u)].clean_name for u in indices]
         names_file.write_text(json.dumps(names, ensure_ascii=False, indent=1) + "\n", "utf-8")
     elif format == "csv":
-        frame = space.to_frame().iloc[indices]
-        frame.to_csv(claim(target, (".csv",)), index=False)
+        labels_table(space).iloc[indices].to_csv(claim(target, (".csv",)), index=False)
     else:
         _export_similarity(bundle, target, claim)
     return written
+
+
+def labels_table(space: LabelSpace) -> pd.DataFrame:
+    """The label space as a flat table for CSV: list columns joined with ``|``.
+
+    ``|`` is the synonym separator :func:`~scaledet_labels.load_vocabulary` reads back.
+    """
+    frame = space.to_frame()
+    for column in ("synonyms", "sources"):
+        frame[column] = frame[column].map("|".join)
+    return frame
 
 
 def _export_similarity(bundle: LabelSpaceBundle, target: Path, claim: Any) -> None:
