@@ -132,6 +132,14 @@ class LabelSpaceBundle:
         return not isinstance(self.similarity, np.ndarray)
 
     # -- test-time label spaces ----------------------------------------------------------
+    def dataset_indices(self, dataset: str | int) -> npt.NDArray[np.int64]:
+        """Unified indices of one dataset's labels, in that dataset's order.
+
+        This is the small protocol :meth:`scaledet_loss.ScaleDetLoss.from_bundle` uses to
+        restrict the loss to one dataset.
+        """
+        return self.label_space.indices(dataset)
+
     def classifier(self, dataset: str | int | None = None) -> npt.NDArray[np.float32]:
         """Label embeddings of one dataset in its own label order (or all, unified order).
 

@@ -277,3 +277,19 @@ def test_save_cleans_up_when_target_parent_is_read_only(
     ro.chmod(0o500)
     with pytest.raises(OSError):
         bundle.save(ro / "b")
+
+
+def test_dataset_indices_and_loss_from_bundle(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
+    import torch
+
+    from scaledet_loss import ScaleDetLoss
+
+    assert bundle.dataset_indices("b").tolist() == [3, 4]
+    path = bundle.save(tmp_path / "b")
+    full = ScaleDetLoss.from_bundle(path)
+    assert full.num_classes == 5
+    only_b = ScaleDetLoss.from_bundle(path, dataset="b")
+    assert only_b.num_classes == 2
+    torch.testing.assert_close(
+        only_b.embeddings, torch.as_tensor(bundle.embeddings[3:5]), check_dtype=False
+    )
