@@ -23,6 +23,7 @@ import numpy as np
 
 from scaledet_labels._version import __version__
 from scaledet_labels.bundle import BundleError, LabelSpaceBundle, arrays_hash
+from scaledet_labels.embeddings import RECIPE
 from scaledet_labels.label_space import LabelSpace
 from scaledet_labels.similarity import (
     NORMALIZATIONS,
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["build_label_space", "load_precomputed"]
 
 logger = logging.getLogger(__name__)
-
-RECIPE = "l2-mean-l2"
 
 
 def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -> Any:
@@ -112,7 +111,8 @@ def build_label_space(
     topk: int | None = None,
     dtype: SimilarityDtype = "float32",
     cache: bool | str | os.PathLike[str] = True,
-    device: str = "cpu",
+    device: str = "auto",
+    precision: str = "fp32",
     precomputed: Mapping[str, Any] | None = None,
     names: Sequence[str] | None = None,
     progress: bool | None = None,
@@ -131,7 +131,8 @@ def build_label_space(
         topk: Keep a sparse top-k similarity instead of the dense matrix.
         dtype: Similarity dtype, ``float32`` or ``float16``.
         cache: The persistent prompt cache: True, False or a directory.
-        device: Where the encoder runs (``cpu``, ``cuda``).
+        device: Where the encoder runs (``auto``: cuda when available, else ``cpu``).
+        precision: ``fp32`` (default), or ``fp16``/``bf16`` on a GPU.
         precomputed: ``{dataset: (C, D) array or .npy/.safetensors path}`` used as is
             (normalised) instead of encoding that dataset.
         names: Dataset names when ``vocabularies`` is a list.
@@ -186,6 +187,7 @@ def build_label_space(
             synonyms=synonyms,
             cache=cache,
             device=device,
+            precision=precision,
             progress=progress,
         )
         encoded = result.embeddings

@@ -155,7 +155,7 @@ class LabelSpaceBundle:
         return np.ascontiguousarray(self.embeddings[self.label_space.indices(dataset)])
 
     def encode_vocabulary(
-        self, vocabulary: Any, *, device: str = "cpu", cache: bool | str = True
+        self, vocabulary: Any, *, device: str = "auto", cache: bool | str = True
     ) -> npt.NDArray[np.float32]:
         """Embed any vocabulary (seen or unseen) with this bundle's encoder and templates.
 

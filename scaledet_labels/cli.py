@@ -122,6 +122,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         cache=not args.no_cache,
         device=args.device,
+        precision=args.precision,
         progress=_progress(args),
     )
     out = bundle.save(args.out or _default_out(args.datasets), overwrite=True)
@@ -356,7 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=["float32", "float16"], default="float32", help="similarity dtype"
     )
     p.add_argument("--out", default=None, help="output bundle directory")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the encoder")
+    p.add_argument(
+        "--device", default="auto", help="auto (default: cuda if available), cpu or cuda[:N]"
+    )
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "bf16"],
+        default="fp32",
+        help="encoder precision; fp16/bf16 need a GPU (default fp32)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     p.add_argument(
         "--show-pairs",

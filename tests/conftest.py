@@ -44,3 +44,23 @@ def clean_registry() -> Iterator[None]:
         ):
             live.clear()
             live.update(saved)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_default_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point the default embedding cache at a temporary directory for the whole run.
+
+    Tests never write to the user's cache; tests that care about cache contents pass
+    their own directory.
+    """
+    import os
+
+    saved = os.environ.get("SCALEDET_CACHE")
+    os.environ["SCALEDET_CACHE"] = str(tmp_path_factory.mktemp("default_cache"))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SCALEDET_CACHE", None)
+        else:
+            os.environ["SCALEDET_CACHE"] = saved
