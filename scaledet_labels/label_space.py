@@ -557,7 +557,8 @@ def _lookup(table: np.ndarray[Any, np.dtype[np.int64]], values: Any, *, strict: 
             array = array.astype(np.int64)
         else:
             raise LabelSpaceError(
-                f"{strict or 'category id'} values must be integers, got {array.dtype} {values!r:.60}"
+                f"{strict or 'category id'} values must be integers, "
+                f"got {array.dtype} {values!r:.60}"
             )
     inside_np = (array >= 0) & (array < len(table))
     if strict and not inside_np.all():
