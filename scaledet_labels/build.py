@@ -174,6 +174,7 @@ def build_label_space(
     to_encode = [ds for ds in space.datasets if ds not in parts]
     encoder_record: dict[str, Any] = {"spec": None, "fingerprint": None}
     used_templates: list[str] = []
+    template_set: str | None = None
     stats: dict[str, Any] = {}
     if to_encode:
         from scaledet_labels.embeddings import embed_labels
@@ -200,6 +201,7 @@ def build_label_space(
             "dim": int(dim),
         }
         used_templates = list(result.templates)
+        template_set = result.template_set
         stats = dataclasses.asdict(result.stats)
     for dataset, vectors in parts.items():
         if embeddings is None:
@@ -233,6 +235,7 @@ def build_label_space(
         ],
         "encoder": encoder_record,
         "templates": used_templates,
+        "template_set": template_set,
         "synonyms": synonyms,
         "recipe": RECIPE,
         "precomputed": hashes,

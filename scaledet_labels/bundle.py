@@ -301,6 +301,23 @@ class LabelSpaceBundle:
                         )
         return pd.DataFrame(rows)
 
+    def same_name_pairs(self) -> list[tuple[UnifiedLabel, UnifiedLabel]]:
+        """Pairs of labels from different datasets whose clean names are equal ignoring case.
+
+        Example: ``coco:person`` and ``oid:Person``. A hand merge would join these; the
+        disjoint union keeps both and lets the similarity matrix relate them.
+        """
+        groups: dict[str, list[UnifiedLabel]] = {}
+        for label in self.label_space:
+            groups.setdefault(label.clean_name.casefold(), []).append(label)
+        return [
+            (a, b)
+            for members in groups.values()
+            for i, a in enumerate(members)
+            for b in members[i + 1 :]
+            if a.dataset != b.dataset
+        ]
+
     def near_duplicates(
         self, top: int = 10, *, skip_identical: bool = False
     ) -> list[tuple[UnifiedLabel, UnifiedLabel, float]]:
@@ -308,9 +325,9 @@ class LabelSpaceBundle:
 
         Args:
             top: How many pairs.
-            skip_identical: Leave out pairs whose raw names are identical (``voc:dog`` ~
-                ``coco:dog``), to see the pairs a human would have to merge by hand
-                (``coco:person`` ~ ``oid:Person``).
+            skip_identical: Leave out pairs whose clean names are equal ignoring case
+                (``coco:person`` ~ ``oid:Person``; see :meth:`same_name_pairs`), to see
+                the pairs a name match would miss (``voc:sofa`` ~ ``coco:couch``).
         """
         space = self.label_space
         if len(space.datasets) < 2:
@@ -319,7 +336,11 @@ class LabelSpaceBundle:
         for d in range(len(space.datasets)):
             owner[space.indices(d)] = d
         pairs: list[tuple[float, int, int]] = []
-        raw_names = np.array([u.name for u in space], dtype=object) if skip_identical else None
+        names = (
+            np.array([u.clean_name.casefold() for u in space], dtype=object)
+            if skip_identical
+            else None
+        )
         block = max(1, (1 << 22) // len(space))
         for start in range(0, len(space), block):
             stop = min(len(space), start + block)
@@ -328,8 +349,8 @@ class LabelSpaceBundle:
             same_dataset = owner[rows][:, None] == owner[None, :]
             not_after = rows[:, None] >= np.arange(len(space))[None, :]
             scores[same_dataset | not_after] = -np.inf
-            if raw_names is not None:
-                scores[raw_names[rows][:, None] == raw_names[None, :]] = -np.inf
+            if names is not None:
+                scores[names[rows][:, None] == names[None, :]] = -np.inf
             flat = scores.ravel()
             take = min(top, flat.size)
             best = np.argpartition(-flat, take - 1)[:take]

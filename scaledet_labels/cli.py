@@ -141,6 +141,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                     "encoder": manifest["encoder"],
                     "templates": manifest["templates"],
                     "stats": stats,
+                    "same_name_pairs": len(bundle.same_name_pairs()),
                     "near_duplicates": [
                         {"a": f"{a.dataset}:{a.name}", "b": f"{b.dataset}:{b.name}", "cosine": c}
                         for a, b, c in pairs
@@ -161,7 +162,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         f"fingerprint {str(encoder.get('fingerprint'))[:16]})"
     )
     synonyms = "on" if manifest["synonyms"] else "off"
-    print(f"templates   {len(manifest['templates'])}; synonyms {synonyms}")
+    print(
+        f"templates   {manifest.get('template_set') or 'custom'} "
+        f"({len(manifest['templates'])}); synonyms {synonyms}"
+    )
     if stats:
         print(
             f"prompts     {stats['prompts_total']} total, {stats['prompts_unique']} unique: "
@@ -172,8 +176,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"similarity  {sim['normalization']}, {kind} {sim['dtype']}")
     print(f"time        {seconds:.1f} s")
     print(f"output      {out}")
+    same = bundle.same_name_pairs()
+    if same:
+        a, b = same[0]
+        print(
+            f"same name   {len(same)} cross-dataset pairs share a clean name "
+            f"(e.g. {a.dataset}:{a.name} ~ {b.dataset}:{b.name})"
+        )
     if pairs:
-        print("strongest cross-dataset near-duplicates (names not identical):")
+        print("strongest cross-dataset near-duplicates with different names:")
         for a, b, cosine in pairs:
             print(f"  {cosine:.3f}  {a.dataset}:{a.name}  ~  {b.dataset}:{b.name}")
     return 0
@@ -195,7 +206,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"encoder     {manifest['encoder'].get('spec')} "
         f"(fingerprint {str(manifest['encoder'].get('fingerprint'))[:16]})"
     )
-    print(f"templates   {len(manifest['templates'])}; recipe {manifest['recipe']}")
+    print(
+        f"templates   {manifest.get('template_set') or 'custom'} "
+        f"({len(manifest['templates'])}); recipe {manifest['recipe']}"
+    )
     sim = manifest["similarity"]
     print(
         f"similarity  {sim['normalization']}, "

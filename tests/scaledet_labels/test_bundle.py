@@ -293,3 +293,15 @@ def test_dataset_indices_and_loss_from_bundle(bundle: LabelSpaceBundle, tmp_path
     torch.testing.assert_close(
         only_b.embeddings, torch.as_tensor(bundle.embeddings[3:5]), check_dtype=False
     )
+
+
+def test_same_name_pairs_and_skip_identical() -> None:
+    space = LabelSpace.union(["person, sofa", "Person, couch"], names=["a", "b"])
+    emb = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0.9, 0.1]], dtype=np.float32)
+    bundle = build_label_space(space, precomputed={"a": emb[:2], "b": emb[2:]})
+    assert [(x.key, y.key) for x, y in bundle.same_name_pairs()] == [("a:person", "b:person")]
+    everything = bundle.near_duplicates(top=5)
+    assert (everything[0][0].name, everything[0][1].name) == ("person", "Person")
+    different = bundle.near_duplicates(top=5, skip_identical=True)
+    assert (different[0][0].name, different[0][1].name) == ("sofa", "couch")
+    assert all(x.clean_name != y.clean_name for x, y, _ in different)
