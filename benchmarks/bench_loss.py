@@ -19,7 +19,7 @@ Usage::
 
     python benchmarks/bench_loss.py                      # the issue's sizes, report to stdout
     python benchmarks/bench_loss.py --time-sizes 1024x512x256 --memory-sizes 1024x512x256
-    python benchmarks/bench_loss.py --out benchmarks/results_loss.md
+    python benchmarks/bench_loss.py --out report.md   (numbers are kept in benchmarks/RESULTS.md)
 """
 
 from __future__ import annotations
