@@ -172,7 +172,8 @@ def _labels_from_data(data: Any, source: str) -> list[Label]:
             return _labels_from_records(data, source, sort_by_id=False)
         first_is_str = isinstance(data[0], str)
         bad = next(
-            i for i, item in enumerate(data)
+            i
+            for i, item in enumerate(data)
             if not isinstance(item, (str, Mapping)) or isinstance(item, str) != first_is_str
         )
         raise VocabularyError(
@@ -245,22 +246,23 @@ def _labels_from_records(records: Sequence[Any], source: str, *, sort_by_id: boo
         raise VocabularyError(f"{source}: category {missing} has no 'id' but others do")
     if sort_by_id and all(has_ids):
         rows.sort(key=lambda row: row[0] if row[0] is not None else 0)
-    labels = []
-    for index, (cid, record, where) in enumerate(rows):
-        definition = record.get("def", record.get("definition"))
-        metadata = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
-        labels.append(
-            make_label(
-                index,
-                record["name"],
-                id=cid,
-                synonyms=_split_synonyms(record.get("synonyms"), where),
-                definition=None if definition is None else str(definition),
-                metadata=metadata,
-                where=where,
-            )
-        )
-    return labels
+    return [
+        _label_from_record(i, record, cid, where) for i, (cid, record, where) in enumerate(rows)
+    ]
+
+
+def _label_from_record(index: int, record: Mapping[str, Any], cid: int | None, where: str) -> Label:
+    """One label from a record with ``name`` and optional synonyms/def(inition)/extras."""
+    definition = record.get("def", record.get("definition"))
+    return make_label(
+        index,
+        record["name"],
+        id=cid,
+        synonyms=_split_synonyms(record.get("synonyms"), where),
+        definition=None if definition is None else str(definition),
+        metadata={k: v for k, v in record.items() if k not in _RECORD_FIELDS},
+        where=where,
+    )
 
 
 def _labels_from_table(path: Path, text: str, source: str, *, sep: str) -> list[Label]:
@@ -309,18 +311,7 @@ def _labels_from_frame(frame: Any, source: str, *, first_line: int | None = None
     for index, record in enumerate(records):
         where = record.pop("__where__")
         cid = _parse_id(record["id"], where) if "id" in record else None
-        definition = record.get("definition", record.get("def"))
-        labels.append(
-            make_label(
-                index,
-                record["name"],
-                id=cid,
-                synonyms=_split_synonyms(record.get("synonyms"), where),
-                definition=None if definition is None else str(definition),
-                metadata={k: v for k, v in record.items() if k not in _RECORD_FIELDS},
-                where=where,
-            )
-        )
+        labels.append(_label_from_record(index, record, cid, where))
     return labels
 
 
