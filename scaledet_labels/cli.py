@@ -28,6 +28,7 @@ _EPILOG_MAIN = """examples:
   scaledet-labels export labelspaces/coco+lvis+oid --format detic --dataset lvis --out lvis.npy
   scaledet-labels list
   scaledet-labels show lvis --limit 10
+  scaledet-labels report labelspaces/coco+lvis+oid --out report
 """
 
 #: Where ``build`` writes when --out is not given (relative to the working directory).
@@ -253,6 +254,16 @@ def _cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from scaledet_labels.bundle import load
+    from scaledet_labels.report import write_report
+
+    bundle = load(args.bundle)
+    path = write_report(bundle, args.out, max_block=args.max_block, top_pairs=args.top_pairs)
+    print(path)
+    return 0
+
+
 def _cmd_cache(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -455,6 +466,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_positive_int, default=1, help="matches per label (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(func=_cmd_match)
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a bundle",
+        description="Write DIR/index.html: similarity heatmaps per dataset pair, the top "
+        "cross-dataset near-duplicates and a PCA map of the label embeddings. Everything is "
+        "inline (no network, no JavaScript). Needs matplotlib: "
+        'pip install "scaledet-labels[report]".',
+        epilog="examples:\n  scaledet-labels report labelspaces/coco+lvis+oid --out report\n"
+        "  scaledet-labels report labelspaces/coco+voc --out report --max-block 100 "
+        "--top-pairs 50",
+        formatter_class=fmt,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--max-block",
+        type=_positive_int,
+        default=300,
+        metavar="N",
+        help="most rows/columns per heatmap; larger blocks show the N most connected "
+        "(default 300)",
+    )
+    p.add_argument(
+        "--top-pairs",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="near-duplicate pairs to list (default 30)",
+    )
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(
         "cache",
