@@ -1,6 +1,6 @@
 """scaledet-labels: unified label spaces and label embeddings for multi-dataset detection.
 
-Example:
+Examples:
     >>> import scaledet_labels as sl
     >>> space = sl.LabelSpace.union(["coco", "lvis", "objects365", "oid"])
     >>> len(space), space.offsets.tolist()

@@ -1,6 +1,6 @@
 """Building a label-space bundle: vocabularies -> label space -> embeddings -> similarity.
 
-Example:
+Examples:
     >>> from scaledet_labels import build_label_space
     >>> bundle = build_label_space(["coco", "lvis"])  # doctest: +SKIP
     >>> bundle.embeddings.shape  # doctest: +SKIP

@@ -97,7 +97,7 @@ def oid_hierarchy() -> dict[str, dict[str, list[str]]]:
 
     The root ``/m/0bl9f`` ("Entity") is not a class and is left out of every list.
 
-    Example:
+    Examples:
         >>> oid_hierarchy()["/m/0138tl"]["children"][:2]  # Toy
         ['/m/0167gd', '/m/01j51']
     """

@@ -14,7 +14,7 @@ tampered or mismatched bundle. :meth:`LabelSpaceBundle.save` writes to a tempora
 directory beside the target and renames it into place, so an interrupted save never
 leaves a half bundle under the final name. Loading imports neither torch nor transformers.
 
-Example:
+Examples:
     >>> import numpy as np, tempfile
     >>> from scaledet_labels import LabelSpace, build_label_space, load
     >>> space = LabelSpace.union(["a, b", "c, d"], names=["x", "y"])
@@ -146,7 +146,7 @@ class LabelSpaceBundle:
         This is the test-time label-space replacement of the paper: classify regions by
         cosine against these rows.
 
-        Example:
+        Examples:
             >>> bundle.classifier("coco").shape  # doctest: +SKIP
             (80, 384)
         """

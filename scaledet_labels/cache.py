@@ -27,7 +27,7 @@ Schema (version 1, ``PRAGMA application_id`` = ``0x5344454D``)::
     encoders(fingerprint PRIMARY KEY, description, dim, created)
     file_digests(path PRIMARY KEY, size, mtime_ns, sha256)   -- weight-hash memo
 
-Example:
+Examples:
     >>> import tempfile, numpy as np
     >>> with PromptCache(tempfile.mkdtemp()) as cache:
     ...     _ = cache.put("enc-1", ["a dog"], np.ones((1, 3), np.float32), [3])
@@ -123,7 +123,7 @@ class _Unusable(Exception):
 def default_cache_dir() -> Path:
     """``$SCALEDET_CACHE``, else ``$XDG_CACHE_HOME/scaledet``, else the platform's cache dir.
 
-    Example:
+    Examples:
         >>> import os
         >>> os.environ["SCALEDET_CACHE"] = "/tmp/sd-cache"
         >>> str(default_cache_dir())
@@ -687,7 +687,7 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     The digest is kept for the process and, inside :func:`digest_store`, in the cache's
     ``file_digests`` table, so hashing a large weight file happens once per change.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> f = tempfile.NamedTemporaryFile(delete=False); _ = f.write(b"x"); f.close()
         >>> file_digest(f.name)[:12]

@@ -3,7 +3,7 @@
 User mistakes print one line on stderr and exit with code 2; no traceback. The light
 commands (``list``, ``show``) never import torch.
 
-Example:
+Examples:
     $ scaledet-labels list
     $ scaledet-labels show coco
     $ scaledet-labels show my_classes.txt --json

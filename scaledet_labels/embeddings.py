@@ -11,7 +11,7 @@ A fully cached build imports neither torch, transformers nor open_clip: the fing
 is computed from model files (weight hashes remembered in the cache) and every vector is
 read back from SQLite.
 
-Example:
+Examples:
     >>> from scaledet_labels.vocabulary import Vocabulary
     >>> vocab = Vocabulary.from_names(["dog", "puppy", "car"], name="toy")
     >>> result = embed_labels(vocab, cache=False, device="cpu")  # doctest: +SKIP
@@ -144,7 +144,7 @@ class LabelEmbeddings:
         """SHA-256 of everything that determines the numbers: encoder fingerprint,
         recipe and each label's prompts (not device, batch size, cache or timing).
 
-        Example:
+        Examples:
             >>> r = embed_labels(["dog"], cache=False, device="cpu")  # doctest: +SKIP
             >>> len(r.identity())  # doctest: +SKIP
             64
@@ -185,7 +185,7 @@ def ensemble(
     Returns:
         ``(n, D)`` float32 unit rows.
 
-    Example:
+    Examples:
         >>> v = np.array([[3.0, 0.0], [0.0, 2.0]])
         >>> ensemble(v, np.array([0, 1, 1]), np.array([0, 2, 3])).round(4)
         array([[0.7071, 0.7071],
@@ -450,7 +450,7 @@ def embed_labels(
             is missing and cannot be downloaded.
         CacheError: An explicit cache directory cannot be used.
 
-    Example:
+    Examples:
         >>> r = embed_labels(["dog", "puppy", "car"], templates="photo",
         ...                  cache=False, device="cpu")  # doctest: +SKIP
         >>> e = r.embeddings  # doctest: +SKIP
@@ -512,7 +512,7 @@ def encode_prompts(
     Returns:
         ``(len(texts), dim)`` float32 unit rows, in input order.
 
-    Example:
+    Examples:
         >>> q = encode_prompts(["a photo of a puppy."], cache=False, device="cpu")  # doctest: +SKIP
         >>> q.shape  # doctest: +SKIP
         (1, 384)

@@ -14,7 +14,7 @@ format          what is written
 ``similarity``  the similarity matrix: ``.npy`` dense, or ``.npz`` CSR (top-k bundles)
 ==============  ==============================================================================
 
-Example:
+Examples:
     >>> bundle.export("detic", "coco_clip.npy", dataset="coco")  # doctest: +SKIP
     [PosixPath('coco_clip.npy')]
 """

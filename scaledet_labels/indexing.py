@@ -4,7 +4,7 @@ The index maps of :class:`~scaledet_labels.LabelSpace` are small int64 tables; t
 applies one to whatever the caller holds and returns the same kind of thing (a tensor
 stays a tensor on its device; torch is imported only when a tensor is passed).
 
-Example:
+Examples:
     >>> import numpy as np
     >>> table = np.array([5, 6, 7])
     >>> lookup(table, [2, 0], strict=None), lookup(table, 9, strict=None)

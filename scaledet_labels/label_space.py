@@ -5,7 +5,7 @@ given (ScaleDet's disjoint union: nothing is merged). Mappings work both ways on
 ints, numpy arrays and torch tensors (kept on their device); each dataset's own category
 ids map through a dense lookup table (``-1`` for ids that do not exist).
 
-Example:
+Examples:
     >>> from scaledet_labels import LabelSpace
     >>> space = LabelSpace.union(["coco", "lvis"])
     >>> len(space)
@@ -210,7 +210,7 @@ class LabelSpace:
             LabelSpaceError: Duplicate dataset names, wrong number of ``names``, a bad merge.
             VocabularyError: A vocabulary cannot be loaded.
 
-        Example:
+        Examples:
             >>> len(LabelSpace.union(["coco", "lvis", "objects365", "oid"]))
             2249
         """
@@ -366,7 +366,7 @@ class LabelSpace:
     def category_id_table(self, dataset: str | int) -> np.ndarray[Any, np.dtype[np.int64]]:
         """Dense lookup ``table[category_id] -> unified index`` (``-1`` where no label).
 
-        Example:
+        Examples:
             >>> space = LabelSpace.union(["coco"])
             >>> table = space.category_id_table("coco")
             >>> int(table[1]), int(table[12])

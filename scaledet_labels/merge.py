@@ -156,7 +156,7 @@ def merge_groups(
 ) -> list[Group]:
     """Groups of ``(dataset_position, local_index)`` to merge, each with 2+ members.
 
-    Example:
+    Examples:
         >>> a = Vocabulary.from_names(["dog", "cat"], name="a")
         >>> b = Vocabulary.from_names(["Dogs"], name="b")
         >>> merge_groups([a, b], "exact")

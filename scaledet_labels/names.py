@@ -14,7 +14,7 @@ The rules, applied in this order (the raw name is always kept next to the result
    word replaces the first word after it: ``Cutting/chopping Board`` gives
    ``cutting board`` and ``chopping board``.
 
-Example:
+Examples:
     >>> clean_name("bow_(weapon)")
     'bow (weapon)'
     >>> clean_name("Cabinet/shelf")
@@ -36,7 +36,7 @@ _WHITESPACE = re.compile(r"\s+")
 def normalize_text(text: str) -> str:
     """NFKC-normalise, turn underscores into spaces and collapse white space.
 
-    Example:
+    Examples:
         >>> normalize_text("  traffic_light\\t ")
         'traffic light'
     """
@@ -60,7 +60,7 @@ def _fold_words(text: str) -> str:
 def split_alternatives(raw: str) -> tuple[str, ...]:
     """Return the cleaned alternatives of a slash name, or the one cleaned name.
 
-    Example:
+    Examples:
         >>> split_alternatives("Monitor/TV")
         ('monitor', 'TV')
         >>> split_alternatives("dog")
@@ -84,7 +84,7 @@ def split_alternatives(raw: str) -> tuple[str, ...]:
 def clean_name(raw: str) -> str:
     """Clean one raw category name for use in prompts (see the module rules).
 
-    Example:
+    Examples:
         >>> clean_name("Human face")
         'human face'
         >>> clean_name("Tape Measure/ Ruler")

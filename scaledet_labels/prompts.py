@@ -12,7 +12,7 @@ with ``.labels``), a sequence of label objects (with ``.clean_name`` and
 ``.prompt_names``) or a plain sequence of strings, each one label with one name, used
 exactly as given.
 
-Example:
+Examples:
     >>> p = build_prompts(["dog", "cat"], ["a {}", "the {}"])
     >>> p.prompts
     (('a dog', 'the dog'), ('a cat', 'the cat'))
@@ -97,7 +97,7 @@ def label_entries(labels: Any) -> list[LabelEntry]:
         PromptError: Not a label container, an empty one, or an item that is neither a
             string nor a label object.
 
-    Example:
+    Examples:
         >>> [e.prompt_names for e in label_entries(["dog", "hot dog"])]
         [('dog',), ('hot dog',)]
     """
@@ -148,7 +148,7 @@ def load_label_prompts(source: LabelPromptsArg) -> dict[str, tuple[str, ...]]:
     Raises:
         PromptError: Unreadable file, wrong shape, or an empty/non-string prompt list.
 
-    Example:
+    Examples:
         >>> load_label_prompts({"goldfish": ["a small orange fish."]})
         {'goldfish': ('a small orange fish.',)}
     """
@@ -252,7 +252,7 @@ def build_prompts(
         PromptError: Bad labels, or a per-label key that matches no label.
         TemplateError: Bad templates.
 
-    Example:
+    Examples:
         >>> p = build_prompts(["dog"], "photo", label_prompts={"dog": ["a loyal dog."]})
         >>> p.prompts
         (('a loyal dog.',),)

@@ -1,6 +1,6 @@
 """Finding vocabularies by name: built-ins, user registrations, files and inline lists.
 
-Example:
+Examples:
     >>> from scaledet_labels import load_vocabulary, register_vocabulary
     >>> len(load_vocabulary("coco"))
     80
@@ -54,7 +54,7 @@ _loaded: dict[str, Vocabulary] = {}
 def available_vocabularies(*, include_aliases: bool = False) -> list[str]:
     """Names of the built-in and registered vocabularies, built-ins first.
 
-    Example:
+    Examples:
         >>> available_vocabularies()[:3]
         ['coco', 'lvis', 'objects365']
     """
@@ -192,7 +192,7 @@ def load_vocabulary(
         UnknownVocabularyError: Not a known name nor an existing file (suggests close names).
         VocabularyError: The source is malformed (the message names file and line).
 
-    Example:
+    Examples:
         >>> load_vocabulary("coco").by_id(90).name
         'toothbrush'
         >>> load_vocabulary("cat, dog", name="pets").names

@@ -14,7 +14,7 @@ matplotlib is an optional dependency (``pip install "scaledet-labels[report]"``)
 imported only when a report is written, with the Agg canvas (no display, no global
 backend switch).
 
-Example:
+Examples:
     >>> import numpy as np, tempfile
     >>> from scaledet_labels import LabelSpace, build_label_space
     >>> from scaledet_labels.report import write_report
@@ -266,7 +266,7 @@ def write_report(
             (``pip install "scaledet-labels[report]"``).
         ValueError: ``max_block`` or ``top_pairs`` is not a positive integer.
 
-    Example:
+    Examples:
         >>> from scaledet_labels import load
         >>> from scaledet_labels.report import write_report
         >>> write_report(load("labelspaces/coco+voc"), "report/")  # doctest: +SKIP

@@ -15,7 +15,7 @@ beyond the result stays bounded; with ``topk=K`` only each row's diagonal and it
 largest other entries are kept, as a scipy CSR matrix, for vocabularies too large for a
 dense ``n x n``.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> emb = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)
     >>> label_similarity(emb).astype(float).round(2).tolist()
@@ -89,7 +89,7 @@ def normalize_cosine(
         row_min: Per-row minimum over the full row (``minmax``; default: from ``cos``).
         row_max: Per-row maximum over the full row (``minmax``; default: from ``cos``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> normalize_cosine(np.array([[1.0, 0.0, -1.0]], np.float32), "affine").tolist()
         [[1.0, 0.5, 0.0]]
@@ -140,7 +140,7 @@ def label_similarity(
     Raises:
         SimilarityError: Bad shape, non-finite or zero rows, or an unknown option.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = label_similarity(np.eye(4, dtype=np.float32) + 0.1, topk=2)
         >>> s.shape, s.nnz

@@ -13,7 +13,7 @@ Accepted sources, detected from the extension and the content (override with ``f
 Files must be UTF-8 (a BOM and CRLF line ends are fine). Every error names the file and,
 where it can, the line or the label.
 
-Example:
+Examples:
     >>> vocab = vocabulary_from_object(["cat", "dog"], name="pets")
     >>> vocab.clean_names
     ('cat', 'dog')
@@ -101,7 +101,7 @@ def read_vocabulary_file(
     Raises:
         VocabularyError: Missing, binary or non-UTF-8 file, wrong shape, bad names.
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "pets.txt"
         >>> _ = p.write_text("# my classes\\ncat\\n\\ndog\\n")
@@ -320,7 +320,7 @@ def parse_inline(
 ) -> Vocabulary:
     """Parse an inline comma-separated list of names (empty items are errors).
 
-    Example:
+    Examples:
         >>> parse_inline("cat, dog").names
         ('cat', 'dog')
     """
@@ -347,7 +347,7 @@ def vocabulary_from_object(
         VocabularyError: The object has the wrong shape or holds bad names.
         TypeError: The object is of a type that cannot hold a vocabulary.
 
-    Example:
+    Examples:
         >>> vocabulary_from_object({1: "person", 3: "car"}).ids
         (1, 3)
     """

@@ -22,7 +22,7 @@ copied. That file holds plain data (lambdas and tuples, no imports), so it is ex
 its own, by path, without running ``open_clip/__init__.py``, which would import torch:
 listing or rendering templates, and a fully cached build, stay light.
 
-Example:
+Examples:
     >>> get_templates("photo").render("dog")
     ('a photo of a dog.',)
     >>> get_templates(["a {c} in the wild", "{article} {}"]).render("eagle")
@@ -84,7 +84,7 @@ class TemplateError(ScaleDetError, ValueError):
 def article_for(name: str) -> str:
     """The indefinite article ViLD puts before ``name``: ``an`` before a vowel letter.
 
-    Example:
+    Examples:
         >>> article_for("apple"), article_for("Umbrella"), article_for("dog")
         ('an', 'an', 'a')
     """
@@ -105,7 +105,7 @@ def normalize_template(template: object, where: str = "") -> str:
         TemplateError: Not a string, no placeholder, more than one, an unknown field
             (``{name}``, ``{0}``), a format spec or conversion, or unbalanced braces.
 
-    Example:
+    Examples:
         >>> normalize_template("a photo of a {c}.")
         'a photo of a {}.'
     """
@@ -155,7 +155,7 @@ def normalize_template(template: object, where: str = "") -> str:
 def render_template(template: str, name: str) -> str:
     """Render one template (normal form) for one class name.
 
-    Example:
+    Examples:
         >>> render_template("{article} {}", "owl")
         'an owl'
     """
@@ -171,7 +171,7 @@ class TemplateSet(Sequence[str]):
         templates: Templates in normal form (``{}`` placeholder), duplicates removed.
         source: Where they came from (``"open_clip"``, a path, ``"<list>"``).
 
-    Example:
+    Examples:
         >>> ts = TemplateSet.from_strings(["a {}", "the {c}"], name="mine")
         >>> ts.templates, ts.render("cat")
         (('a {}', 'the {}'), ('a cat', 'the cat'))
@@ -294,7 +294,7 @@ def load_template_file(
     Raises:
         TemplateError: Missing file, bad JSON, unknown key, wrong shape or bad templates.
 
-    Example:
+    Examples:
         >>> import json, tempfile, os
         >>> f = os.path.join(tempfile.mkdtemp(), "t.json")
         >>> json.dump({"cifar10": ["a photo of a {c}."]}, open(f, "w"))
@@ -364,7 +364,7 @@ def get_templates(
     Raises:
         TemplateError: Unknown name, unreadable file or a bad template.
 
-    Example:
+    Examples:
         >>> len(get_templates("vild")), get_templates("a {} on a table").templates
         (63, ('a {} on a table',))
     """

@@ -6,7 +6,7 @@ gaps; OpenImages labels also carry their MID in ``metadata["mid"]``), the raw na
 as the source spells it, the clean name used in prompts, synonyms, a definition and any
 other metadata the source has.
 
-Example:
+Examples:
     >>> vocab = Vocabulary.from_names(["cat", "Hot_dog"], name="pets")
     >>> [label.clean_name for label in vocab]
     ['cat', 'hot dog']
@@ -48,7 +48,7 @@ class Label:
         definition: A gloss, when the source has one (LVIS ``def``).
         metadata: Everything else the source records (synset, frequency, MID, ...).
 
-    Example:
+    Examples:
         >>> label = Label(0, 1, "bow_(weapon)", "bow (weapon)")
         >>> label.prompt_names
         ('bow (weapon)',)
@@ -176,7 +176,7 @@ class Vocabulary(Sequence[Label]):
     Raises:
         VocabularyError: Empty vocabulary, non-contiguous indices, duplicate ids or names.
 
-    Example:
+    Examples:
         >>> voc = Vocabulary.from_names(["Dog", "dog"], name="x", on_duplicate="disambiguate")
         >>> voc.clean_names
         ('dog', 'dog (2)')
@@ -256,7 +256,7 @@ class Vocabulary(Sequence[Label]):
     ) -> Vocabulary:
         """Build a vocabulary from plain names; ids are 1..K (the COCO convention).
 
-        Example:
+        Examples:
             >>> Vocabulary.from_names(["cat", "dog"]).ids
             (1, 2)
         """
@@ -337,7 +337,7 @@ class Vocabulary(Sequence[Label]):
     def find(self, name: str) -> Label:
         """The label whose raw or clean name, or a synonym, matches ``name`` (any case).
 
-        Example:
+        Examples:
             >>> Vocabulary.from_names(["Hot_dog"]).find("hot dog").index
             0
 

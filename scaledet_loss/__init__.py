@@ -4,7 +4,7 @@ Detector-agnostic; depends on torch only (``scaledet_labels`` is imported lazily
 by :meth:`ScaleDetLoss.from_bundle` given a path). Each loss is a plain function plus an
 ``nn.Module`` whose ``forward`` calls it.
 
-Example:
+Examples:
     >>> import torch
     >>> import scaledet_loss as sl
     >>> criterion = sl.ScaleDetLoss(torch.randn(4, 8), torch.eye(4))

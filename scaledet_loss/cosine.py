@@ -42,7 +42,7 @@ def cosine_logits(
     Returns:
         ``(N, n)`` logits.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import cosine_logits
         >>> t = torch.eye(3)
@@ -89,7 +89,7 @@ class CosineClassifier(nn.Module):
         append_background: add a zero logit column for the background at index ``n``.
         bias: whether the projection has a bias.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import CosineClassifier
         >>> head = CosineClassifier(32, torch.randn(5, 16))

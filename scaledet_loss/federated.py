@@ -45,7 +45,7 @@ def federated_class_mask(
     Returns:
         A bool ``(N, n)`` mask: one ``(n,)`` row expanded over the rows (a view, no copy).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import federated_class_mask
         >>> counts = torch.tensor([10.0, 0.0, 5.0, 1.0, 7.0])

@@ -50,7 +50,7 @@ def hard_label_loss(
     Returns:
         The loss, float32 (float64 for float64 inputs).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import hard_label_loss
         >>> v = torch.randn(4, 8, requires_grad=True)
@@ -90,7 +90,7 @@ class HardLabelLoss(nn.Module):
         check_finite: scan inputs for NaN/inf.
         chunk_size: rows per chunk (None: automatic).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import HardLabelLoss
         >>> criterion = HardLabelLoss(torch.randn(3, 8))

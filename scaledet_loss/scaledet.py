@@ -130,7 +130,7 @@ def scaledet_loss(
         ScaleDetLossError: a bad value (targets out of range, ``tau <= 0``, unknown
             reduction, NaN/inf input); subclasses name shape, type and device problems.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import scaledet_loss
         >>> v = torch.randn(6, 8, requires_grad=True)
@@ -184,7 +184,7 @@ class ScaleDetLoss(nn.Module):
         chunk_size: rows per chunk of the fused kernel (None: automatic).
         dtype: dtype of the stored embeddings.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import ScaleDetLoss
         >>> criterion = ScaleDetLoss(torch.randn(5, 16), torch.eye(5), lam=0.5)
@@ -304,7 +304,7 @@ class ScaleDetLoss(nn.Module):
             InputTypeError: the bundle lacks ``embeddings``/``similarity`` (or
                 ``dataset_indices`` when ``dataset`` is given).
 
-        Example:
+        Examples:
             >>> import torch
             >>> from types import SimpleNamespace
             >>> bundle = SimpleNamespace(embeddings=torch.randn(3, 4), similarity=torch.eye(3))

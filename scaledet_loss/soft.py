@@ -47,7 +47,7 @@ def soft_label_loss(
     Returns:
         The loss, float32 (float64 for float64 inputs).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import soft_label_loss
         >>> t = torch.eye(3)
@@ -87,7 +87,7 @@ class SoftLabelLoss(nn.Module):
         check_finite: scan inputs for NaN/inf (S is checked once, here).
         chunk_size: rows per chunk (None: automatic).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from scaledet_loss import SoftLabelLoss
         >>> criterion = SoftLabelLoss(torch.randn(3, 8), torch.eye(3))

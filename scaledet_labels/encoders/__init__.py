@@ -3,7 +3,7 @@
 Importing this package imports neither torch, transformers nor open_clip; models load on
 first use.
 
-Example:
+Examples:
     >>> enc = load_encoder("minilm", device="cpu")
     >>> enc.fingerprint.startswith("hf-mean-")
     True

@@ -67,7 +67,7 @@ class ModelNotAvailableError(EncoderError):
 class Encoder(Protocol):
     """What :func:`scaledet_labels.embeddings.embed_labels` needs from a text encoder.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> class Constant:
         ...     fingerprint = "constant-v1"
@@ -110,7 +110,7 @@ def validate_device(device: str) -> str:
     Raises:
         EncoderError: Anything else; the message lists the allowed values.
 
-    Example:
+    Examples:
         >>> validate_device("cuda:1")
         'cuda:1'
     """
@@ -129,7 +129,7 @@ def validate_precision(precision: str) -> str:
     Raises:
         EncoderError: Not one of ``"fp32"``, ``"fp16"``, ``"bf16"``.
 
-    Example:
+    Examples:
         >>> validate_precision("bf16")
         'bf16'
     """
@@ -141,7 +141,7 @@ def validate_precision(precision: str) -> str:
 def make_fingerprint(kind: str, payload: Mapping[str, Any]) -> str:
     """``"<kind>-<32 hex>"``: SHA-256 of the canonical JSON of ``payload``, shortened.
 
-    Example:
+    Examples:
         >>> make_fingerprint("hf-mean", {"a": 1}) == make_fingerprint("hf-mean", {"a": 1})
         True
     """

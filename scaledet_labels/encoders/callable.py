@@ -14,7 +14,7 @@ function's numbers, so:
 The output may be a numpy array, a torch tensor or anything ``numpy.asarray`` takes; it
 is checked for shape and finiteness and converted to float32.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> enc = CallableEncoder(lambda texts: np.ones((len(texts), 4)), fingerprint="ones-v1")
     >>> enc.encode(["a", "b"]).shape, enc.dim, enc.cache_safe

@@ -10,7 +10,7 @@ directory follows its ``1_Pooling/config.json`` (mean or CLS); anything else is
 mean-pooled over real tokens (attention mask). Batches are length-sorted and padded to
 their own longest prompt, which is exact for all three poolings because padding is masked.
 
-Example:
+Examples:
     >>> enc = HFTextEncoder("/path/to/clip-text-model")  # doctest: +SKIP
     >>> enc.encode(["a photo of a dog."]).shape  # doctest: +SKIP
     (1, 512)

@@ -7,7 +7,7 @@ found without importing anything; the model loads with transformers
 (``local_files_only=True``), mean pooling over real tokens, 256-token context (the
 sentence-transformers ``max_seq_length``). 384 dimensions.
 
-Example:
+Examples:
     >>> enc = MiniLMEncoder(device="cpu")
     >>> enc.dim, enc.context_length
     (384, 256)

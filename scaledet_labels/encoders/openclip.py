@@ -23,7 +23,7 @@ length-sorted batches padded only to each batch's longest prompt. Towers that at
 padding (``no_causal_mask``: SigLIP and similar; CoCa's appended CLS token; ``last``
 pooling; non-BPE tokenizers) take open_clip's own full-context path.
 
-Example:
+Examples:
     >>> import open_clip  # doctest: +SKIP
     >>> model = open_clip.create_model("ViT-B-32", pretrained=None)  # doctest: +SKIP
     >>> enc = OpenCLIPEncoder.from_model(model, fingerprint="my-random-vit")  # doctest: +SKIP

@@ -19,7 +19,7 @@ attention mask keeps them apart. Two ways to use that:
 Both match open_clip's ``encode_text`` up to float rounding (tested to 1e-5 against
 ``open_clip.build_zero_shot_classifier``).
 
-Example:
+Examples:
     >>> rows = plan_rows([[1, 5, 6, 9], [1, 5, 7, 9], [1, 5, 8, 9]], capacity=16)
     >>> [(seg.prefix, seg.members) for seg in rows[0].segments], rows[0].width
     ([(2, [0, 1, 2])], 8)

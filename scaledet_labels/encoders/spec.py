@@ -11,7 +11,7 @@ spec                                            encoder
 ``hf:MODEL_ID_OR_DIR``                          a transformers model (CLIP text or mean-pooled)
 =============================================== =============================================
 
-Example:
+Examples:
     >>> spec = parse_encoder_spec("openclip:ViT-B-32/laion2b_s34b_b79k")
     >>> spec.family, spec.model, spec.pretrained
     ('openclip', 'ViT-B-32', 'laion2b_s34b_b79k')
@@ -131,7 +131,7 @@ def load_encoder(
         ModelNotAvailableError: The model is missing and cannot be fetched (raised when
             the fingerprint or model is first needed).
 
-    Example:
+    Examples:
         >>> load_encoder("minilm", device="cpu").dim
         384
     """
