@@ -196,7 +196,7 @@ class LabelSpaceBundle:
             cache=cache,
             progress=False,
         )
-        return result.embeddings
+        return np.array(result.embeddings)  # a writable copy (the result's rows are read-only)
 
     # -- neighbours ----------------------------------------------------------------------
     def _query_vector(self, query: str | int) -> tuple[npt.NDArray[np.float32], int | None]:
