@@ -20,10 +20,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
+
+from _machine import cpu_model
 
 
 def machine() -> dict[str, Any]:
@@ -31,14 +32,7 @@ def machine() -> dict[str, Any]:
     import open_clip
     import torch
 
-    model = platform.processor() or "unknown"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    model = cpu_model()
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -129,20 +123,30 @@ def main() -> None:
         report["minilm_prompts_per_s"] = round(report["prompts"] / statistics.median(times), 1)
 
     print(f"machine: {report['machine']}")
-    print(f"{report['prompts']} prompts ({len(names)} names x 7 templates), "
-          f"{args.threads} threads, random ViT-B-32")
+    print(
+        f"{report['prompts']} prompts ({len(names)} names x 7 templates), "
+        f"{args.threads} threads, random ViT-B-32"
+    )
     print("| path | wall s (runs) | wall ratio | CPU s (runs) | CPU-time ratio |")
     print("|---|---|---|---|---|")
-    print(f"| open_clip build_zero_shot_classifier | {report['open_clip_builder_s']} | 1.0 | "
-          f"{report['open_clip_builder_cpu_s']} | 1.0 |")
-    print(f"| scaledet_labels embed_labels (openclip) | {report['ours_s']} | "
-          f"{report['speedup']}x | {report['ours_cpu_s']} | {report['speedup_cpu_time']}x |")
-    print(f"load average (1 min) before/after: {report['machine']['load_avg_1m']} / "
-          f"{report['load_avg_1m_after']}")
+    print(
+        f"| open_clip build_zero_shot_classifier | {report['open_clip_builder_s']} | 1.0 | "
+        f"{report['open_clip_builder_cpu_s']} | 1.0 |"
+    )
+    print(
+        f"| scaledet_labels embed_labels (openclip) | {report['ours_s']} | "
+        f"{report['speedup']}x | {report['ours_cpu_s']} | {report['speedup_cpu_time']}x |"
+    )
+    print(
+        f"load average (1 min) before/after: {report['machine']['load_avg_1m']} / "
+        f"{report['load_avg_1m_after']}"
+    )
     print(f"max abs difference: {max_abs:.3g}")
     if "minilm_s" in report:
-        print(f"MiniLM (default encoder), same prompts: {report['minilm_s']} s, "
-              f"{report['minilm_prompts_per_s']} prompts/s")
+        print(
+            f"MiniLM (default encoder), same prompts: {report['minilm_s']} s, "
+            f"{report['minilm_prompts_per_s']} prompts/s"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
