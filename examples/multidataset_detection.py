@@ -2,23 +2,28 @@
 
 What it does:
 
-1. generates small synthetic detection datasets (noisy images with filled shapes), each with
+1. generates three small synthetic detection datasets (noisy images with shapes), each with
    its OWN vocabulary: ``shapes_a`` calls its shapes "circle"/"square", ``shapes_b`` calls
-   its shapes "ball"/"box"/"triangle" (same shapes, different names);
+   them "ball"/"box"/"triangle", ``shapes_c`` draws outlines and calls them "ring"/"hollow
+   square" (names overlap in meaning across datasets but are never identical);
 2. builds the unified label space with ``scaledet_labels.build_label_space`` (MiniLM text
    encoder) and takes its label embeddings and label similarity;
 3. trains a tiny torchvision Faster R-CNN from scratch whose box classifier is a
    ``scaledet_loss.CosineClassifier`` trained with ``ScaleDetLoss`` (hard + soft label
    loss) on the unified label space; batches mix datasets and the hard term uses
    UniDet-style partitioned negatives (a ``shapes_a`` box is only a negative for
-   ``shapes_a`` labels);
+   ``shapes_a`` labels; ``--no-masks`` turns that off);
 4. evaluates COCO-style mAP@[.5:.95] per dataset on held-out images, with test-time
    label-space replacement (each dataset is classified against its own labels only);
-5. evaluates on a vocabulary never seen in training ("sphere", "cube", "pyramid"),
-   embedded with ``bundle.encode_vocabulary``.
+5. evaluates on a vocabulary never seen in training: new names for seen shapes ("sphere",
+   "cube", "pyramid") and an unseen combination ("hollow triangle": outlines were only
+   trained as circles and squares), embedded with ``bundle.encode_vocabulary``.
+
+``--train shapes_b`` trains on one dataset only (the single-dataset baseline of
+``benchmarks/bench_ablation.py``); every test set is still evaluated.
 
 Run ``python examples/multidataset_detection.py --smoke`` for a < 1 min check, or without
-``--smoke`` for the full run (a few minutes on 2 CPU cores).
+``--smoke`` for the full run (about 6 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -49,19 +54,32 @@ from scaledet_loss import CosineClassifier, ScaleDetLoss
 # Synthetic data
 # --------------------------------------------------------------------------------------
 
-SHAPES = ("circle", "square", "triangle")
+# Shapes an image can contain: a filled kind, or its outline ("hollow ...").
+SHAPES = ("circle", "square", "triangle", "hollow circle", "hollow square", "hollow triangle")
 
-# Each training dataset: its label names and the shape each label draws.
+# Each training dataset: its label names and the shape each label draws. The names overlap
+# in meaning across datasets but are never identical.
 DATASETS: dict[str, dict[str, str]] = {
     "shapes_a": {"circle": "circle", "square": "square"},
     "shapes_b": {"ball": "circle", "box": "square", "triangle": "triangle"},
+    "shapes_c": {"ring": "hollow circle", "hollow square": "hollow square"},
 }
-# A vocabulary never used in training, for the same shapes.
+# A vocabulary never used in training: new names for seen shapes, and one unseen
+# combination (outlines were only ever drawn as circles and squares, never as triangles).
 HELDOUT_NAME = "heldout_vocab"
-HELDOUT: dict[str, str] = {"sphere": "circle", "cube": "square", "pyramid": "triangle"}
+HELDOUT: dict[str, str] = {
+    "sphere": "circle",
+    "cube": "square",
+    "pyramid": "triangle",
+    "hollow triangle": "hollow triangle",
+}
+UNSEEN_COMBINATIONS = ("hollow triangle",)
 
 
 def _shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
+    if shape.startswith("hollow "):  # an outline about a fifth of the size thick
+        kind = shape.removeprefix("hollow ")
+        return _shape_mask(kind, cx, cy, r, size) & ~_shape_mask(kind, cx, cy, 0.6 * r, size)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     if shape == "circle":
         return (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
@@ -137,13 +155,23 @@ class ScaleDetPredictor(nn.Module):
 
 
 class ScaleDetRoIHeads(RoIHeads):
-    """RoIHeads with the ScaleDet loss (partitioned negatives) and sigmoid scoring."""
+    """RoIHeads with the ScaleDet loss and sigmoid scoring.
+
+    With ``dataset_masks`` (a ``(datasets, n)`` bool tensor), the hard term of each region
+    only covers its own dataset's labels (partitioned negatives); with ``None``, every
+    label of the unified space is a negative for every region that does not carry it.
+    """
 
     def __init__(
-        self, *args: Any, criterion: ScaleDetLoss, dataset_masks: torch.Tensor, **kwargs: Any
+        self,
+        *args: Any,
+        criterion: ScaleDetLoss,
+        dataset_masks: torch.Tensor | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.criterion = criterion
+        self.dataset_masks: torch.Tensor | None
         self.register_buffer("dataset_masks", dataset_masks, persistent=False)
 
     def forward(self, features, proposals, image_shapes, targets=None):
@@ -162,7 +190,8 @@ class ScaleDetRoIHeads(RoIHeads):
             regression_targets = torch.cat(regression_targets)
             n = self.criterion.num_classes
             y = torch.where(labels > 0, labels - 1, torch.full_like(labels, n))  # n = bg
-            loss_cls = self.criterion(cls_out, y, class_mask=(dataset_index, self.dataset_masks))
+            class_mask = None if self.dataset_masks is None else (dataset_index, self.dataset_masks)
+            loss_cls = self.criterion(cls_out, y, class_mask=class_mask)
             pos = torch.where(labels > 0)[0]
             loss_box = F.smooth_l1_loss(
                 box_regression[pos], regression_targets[pos], beta=1 / 9, reduction="sum"
@@ -203,7 +232,9 @@ class ScaleDetRoIHeads(RoIHeads):
         return all_boxes, all_scores, all_labels
 
 
-def build_model(criterion: ScaleDetLoss, dataset_masks: torch.Tensor, size: int) -> FasterRCNN:
+def build_model(
+    criterion: ScaleDetLoss, dataset_masks: torch.Tensor | None, size: int
+) -> FasterRCNN:
     """A tiny from-scratch Faster R-CNN (one stride-8 feature map) with the ScaleDet head."""
 
     def block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -359,7 +390,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny run (< 1 min)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iters", type=int, default=None, help="training iterations")
-    p.add_argument("--lam", type=float, default=1.0, help="weight of the soft label loss")
+    p.add_argument(
+        "--lam", type=float, default=1.0, help="weight of the soft label loss (0: hard only)"
+    )
+    p.add_argument(
+        "--no-masks",
+        action="store_true",
+        help="no per-dataset negative masks: every unified label is a negative for a region "
+        "that does not carry it, whatever its dataset",
+    )
+    p.add_argument(
+        "--train",
+        nargs="+",
+        choices=list(DATASETS),
+        default=list(DATASETS),
+        metavar="DATASET",
+        help=f"datasets to train on (default: all of {', '.join(DATASETS)}); one name gives "
+        "the single-dataset baseline, all test sets are still evaluated",
+    )
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--tau", type=float, default=0.05, help="cosine temperature")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch", type=int, default=8, help="images per batch (mixed datasets)")
@@ -370,7 +419,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     started = time.perf_counter()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -379,16 +428,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_train, n_test = (24, 12) if args.smoke else (400, 60)
     iters = args.iters if args.iters is not None else (8 if args.smoke else 1200)
 
-    # 1. data: every dataset has its own vocabulary and only annotates (draws) its labels
-    names = list(DATASETS)
+    # 1. data: every dataset has its own vocabulary and only annotates (draws) its labels.
+    # Every dataset's splits depend on the seed and the dataset only, so the single-dataset
+    # baseline trains and tests on exactly the images the joint model uses.
+    all_names = list(DATASETS)
+    names = [ds for ds in all_names if ds in args.train]  # trained on, in a fixed order
     train, test = {}, {}
-    for k, ds in enumerate(names):
+    for k, ds in enumerate(all_names):
         shapes = list(DATASETS[ds].values())
         train[ds] = make_split(args.seed * 1000 + 10 * k, shapes, n_train, size)
         test[ds] = make_split(args.seed * 1000 + 10 * k + 1, shapes, n_test, size)
     test[HELDOUT_NAME] = make_split(args.seed * 1000 + 999, list(HELDOUT.values()), n_test, size)
 
-    # 2. the unified label space, its embeddings and similarity
+    # 2. the unified label space of the trained datasets, its embeddings and similarity
     bundle = sl.build_label_space([list(DATASETS[ds]) for ds in names], names=names)
     space = bundle.label_space
     print(f"{bundle!r} built in {time.perf_counter() - started:.1f}s")
@@ -399,7 +451,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 3. model + loss on the unified label space
     criterion = ScaleDetLoss.from_bundle(bundle, tau=args.tau, lam=args.lam)
-    dataset_masks = torch.from_numpy(np.asarray(space.masks()))
+    dataset_masks = None if args.no_masks else torch.from_numpy(np.asarray(space.masks()))
     model = build_model(criterion, dataset_masks, size)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
@@ -437,31 +489,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(
                 f"iter {it:5d}  loss={loss.item():.3f}  {parts}  ({time.perf_counter() - t0:.0f}s)"
             )
+    train_seconds = time.perf_counter() - t0
 
-    # 4./5. evaluation with test-time label-space replacement
-    vocabularies = {ds: (list(DATASETS[ds]), bundle.classifier(ds)) for ds in names}
+    # 4./5. evaluation with test-time label-space replacement: a trained dataset is
+    # classified against its own rows of the bundle, any other vocabulary (an untrained
+    # dataset, the held-out names) is embedded the same way on the fly
+    vocabularies: dict[str, tuple[list[str], Any]] = {}
+    for ds in all_names:
+        labels = list(DATASETS[ds])
+        emb = bundle.classifier(ds) if ds in names else bundle.encode_vocabulary(labels)
+        vocabularies[ds] = (labels, emb)
     heldout_names = list(HELDOUT)
     vocabularies[HELDOUT_NAME] = (heldout_names, bundle.encode_vocabulary(heldout_names))
     results: dict[str, Any] = {}
     for ds, (labels, emb) in vocabularies.items():
         r = evaluate(model, test[ds], np.asarray(emb, dtype=np.float32))
         r["labels"] = labels
+        r["trained"] = ds in names
         results[ds] = r
 
     print()
-    print(f"{'dataset':<15} {'labels':<28} {'mAP':>6} {'AP50':>6}  per-class AP")
+    print(f"{'test set':<15} {'labels':<48} {'mAP':>6} {'AP50':>6}  per-class AP")
     for ds, r in results.items():
         per = " ".join(
             f"{n}={a:.3f}" if a is not None else f"{n}=-"
             for n, a in zip(r["labels"], r["per_class"], strict=True)
         )
-        print(f"{ds:<15} {','.join(r['labels']):<28} {r['mAP']:6.3f} {r['AP50']:6.3f}  {per}")
+        label = ds if r["trained"] or ds == HELDOUT_NAME else f"{ds} (untrained)"
+        print(f"{label:<15} {', '.join(r['labels']):<48} {r['mAP']:6.3f} {r['AP50']:6.3f}  {per}")
     elapsed = time.perf_counter() - started
-    print(f"total {elapsed:.1f}s")
+    print(f"trained on {', '.join(names)}; training {train_seconds:.1f}s, total {elapsed:.1f}s")
     report = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         | {"iters": iters, "n_train": n_train, "n_test": n_test, "image_size": size},
         "results": results,
+        "unseen_combinations": list(UNSEEN_COMBINATIONS),
+        "train_seconds": train_seconds,
         "seconds": elapsed,
     }
     if args.out is not None:

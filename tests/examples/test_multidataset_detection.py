@@ -15,15 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "multidataset_detection.py"
 
 
-@pytest.mark.slow
-def test_smoke_run_writes_per_dataset_map(tmp_path: Path) -> None:
+def _run_example(tmp_path: Path, *flags: str) -> tuple[dict, str, float]:
     out = tmp_path / "results.json"
     env = dict(os.environ)
     env["SCALEDET_CACHE"] = str(tmp_path / "cache")
     env["HF_HUB_OFFLINE"] = "1"
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--out", str(out)],
+        [sys.executable, str(SCRIPT), "--smoke", *flags, "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -33,11 +32,11 @@ def test_smoke_run_writes_per_dataset_map(tmp_path: Path) -> None:
     )
     elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert elapsed < 90, f"smoke run took {elapsed:.1f}s"
+    return json.loads(out.read_text()), proc.stdout, elapsed
 
-    report = json.loads(out.read_text())
-    results = report["results"]
-    assert set(results) == {"shapes_a", "shapes_b", "heldout_vocab"}
+
+def _check_results(results: dict) -> None:
+    assert set(results) == {"shapes_a", "shapes_b", "shapes_c", "heldout_vocab"}
     for name, result in results.items():
         for key in ("mAP", "AP50"):
             assert 0.0 <= result[key] <= 1.0, (name, key, result[key])
@@ -45,19 +44,83 @@ def test_smoke_run_writes_per_dataset_map(tmp_path: Path) -> None:
         for ap in result["per_class"]:
             assert ap is None or 0.0 <= ap <= 1.0, (name, ap)
     assert results["shapes_a"]["labels"] == ["circle", "square"]
-    assert results["heldout_vocab"]["labels"] == ["sphere", "cube", "pyramid"]
-    assert "mAP" in proc.stdout
+    assert results["shapes_c"]["labels"] == ["ring", "hollow square"]
+    assert results["heldout_vocab"]["labels"] == ["sphere", "cube", "pyramid", "hollow triangle"]
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_per_dataset_map(tmp_path: Path) -> None:
+    report, stdout, elapsed = _run_example(tmp_path)
+    assert elapsed < 90, f"smoke run took {elapsed:.1f}s"
+    results = report["results"]
+    _check_results(results)
+    assert all(results[ds]["trained"] for ds in ("shapes_a", "shapes_b", "shapes_c"))
+    assert report["unseen_combinations"] == ["hollow triangle"]
+    assert report["config"]["no_masks"] is False
+    assert "mAP" in stdout
+    assert "trained on shapes_a, shapes_b, shapes_c" in stdout
+
+
+@pytest.mark.slow
+def test_single_dataset_run_without_masks_evaluates_every_test_set(tmp_path: Path) -> None:
+    """The ablation's single-dataset baseline and its no-mask variant run and report."""
+    report, stdout, _ = _run_example(tmp_path, "--train", "shapes_b", "--no-masks", "--lam", "0")
+    results = report["results"]
+    _check_results(results)
+    assert [ds for ds, r in results.items() if r["trained"]] == ["shapes_b"]
+    assert report["config"]["train"] == ["shapes_b"]
+    assert report["config"]["no_masks"] is True
+    assert report["config"]["lam"] == 0.0
+    # the bundle holds the trained dataset's labels only
+    assert "unified labels: ['shapes_b/ball', 'shapes_b/box', 'shapes_b/triangle']" in stdout
+    assert "shapes_a (untrained)" in stdout
+
+
+def test_unknown_training_dataset_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--train", "shapes_z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "shapes_z" in proc.stderr and "shapes_a" in proc.stderr
+
+
+def test_hollow_shapes_are_outlines_of_the_filled_ones() -> None:
+    example = _import_example()
+    for kind in ("circle", "square", "triangle"):
+        filled = example._shape_mask(kind, 48.0, 48.0, 16.0, 96)
+        hollow = example._shape_mask(f"hollow {kind}", 48.0, 48.0, 16.0, 96)
+        assert hollow.any() and filled.any()
+        assert not (hollow & ~filled).any(), kind  # inside the filled shape
+        assert hollow.sum() < 0.8 * filled.sum(), kind  # with a hole
+        assert not hollow[48, 48], kind  # the centre is empty
+    # every training and held-out label draws a known shape
+    for vocabulary in (*example.DATASETS.values(), example.HELDOUT):
+        assert set(vocabulary.values()) <= set(example.SHAPES)
+    # the unseen combination is never drawn by a training dataset
+    trained = {s for v in example.DATASETS.values() for s in v.values()}
+    for label in example.UNSEEN_COMBINATIONS:
+        assert example.HELDOUT[label] not in trained
+
+
+def _import_example():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import multidataset_detection
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return multidataset_detection
 
 
 def test_average_precision_is_coco_like() -> None:
     """The example's small AP implementation: perfect, empty and half-right detections."""
     import torch
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        from multidataset_detection import average_precision
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    average_precision = _import_example().average_precision
 
     gt = [
         {"boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0]]), "labels": torch.tensor([0])},
