@@ -54,34 +54,60 @@ def main() -> None:
     for name in args.sets:
         templates: Any = ["{}"] if name == "bare" else name
         start = time.perf_counter()
-        g = embed_labels(gallery, args.encoder, templates, synonyms=False, cache=cache,
-                         device="cpu", progress=False).embeddings
-        q = embed_labels([s for s, _ in queries], args.encoder, templates, cache=cache,
-                         device="cpu", progress=False).embeddings
+        g = embed_labels(
+            gallery,
+            args.encoder,
+            templates,
+            synonyms=False,
+            cache=cache,
+            device="cpu",
+            progress=False,
+        ).embeddings
+        q = embed_labels(
+            [s for s, _ in queries],
+            args.encoder,
+            templates,
+            cache=cache,
+            device="cpu",
+            progress=False,
+        ).embeddings
         scores = q @ g.T
         truth = np.array([t for _, t in queries])
         own = scores[np.arange(len(truth)), truth]
         ranks = 1 + (scores > own[:, None]).sum(axis=1)
-        rows.append({
-            "templates": name,
-            "n_templates": len(get_templates(templates)),
-            "top1": float((ranks == 1).mean()),
-            "mrr": float((1.0 / ranks).mean()),
-            "seconds": round(time.perf_counter() - start, 1),
-        })
+        rows.append(
+            {
+                "templates": name,
+                "n_templates": len(get_templates(templates)),
+                "top1": float((ranks == 1).mean()),
+                "mrr": float((1.0 / ranks).mean()),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(f"LVIS synonym retrieval, encoder {args.encoder}: {len(queries)} synonym queries, "
-          f"gallery of {len(gallery)} categories (clean names), seed {args.seed}")
+    print(
+        f"LVIS synonym retrieval, encoder {args.encoder}: {len(queries)} synonym queries, "
+        f"gallery of {len(gallery)} categories (clean names), seed {args.seed}"
+    )
     print("| templates | prompts per name | top-1 | MRR |")
     print("|---|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['templates']} | {row['n_templates']} | {row['top1']:.3f} | "
-              f"{row['mrr']:.3f} |")
+        print(
+            f"| {row['templates']} | {row['n_templates']} | {row['top1']:.3f} | {row['mrr']:.3f} |"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"command": " ".join(sys.argv), "cpu_count": os.cpu_count(),
-                       "queries": len(queries), "gallery": len(gallery), "rows": rows}, f,
-                      indent=2)
+            json.dump(
+                {
+                    "command": " ".join(sys.argv),
+                    "cpu_count": os.cpu_count(),
+                    "queries": len(queries),
+                    "gallery": len(gallery),
+                    "rows": rows,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":
