@@ -69,7 +69,7 @@ def check_tau(tau: object) -> float:
     """Return ``tau`` as a float; it must be a finite number > 0."""
     result = _real(tau, "tau")
     if result <= 0.0:
-        raise ScaleDetLossError(f"tau (temperature) must be > 0, got {tau!r}; the default is 0.02")
+        raise ScaleDetLossError(f"tau (temperature) must be > 0, got {tau!r}; the default is 0.05")
     return result
 
 

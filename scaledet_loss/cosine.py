@@ -36,7 +36,7 @@ def cosine_logits(
     Args:
         features: ``(N, D)``.
         embeddings: ``(n, D)``.
-        tau: temperature > 0 (default 0.02, i.e. a logit scale of 50).
+        tau: temperature > 0 (default 0.05, i.e. a logit scale of 20).
         check_finite: scan both inputs for NaN/inf.
 
     Returns:
@@ -85,7 +85,7 @@ class CosineClassifier(nn.Module):
     Args:
         in_features: size of the incoming region feature (flattened).
         embeddings: label embeddings ``(n, D)``; stored L2-normalized.
-        tau: temperature of the logits (default 0.02; use the loss's value).
+        tau: temperature of the logits (default 0.05; use the loss's value).
         append_background: add a zero logit column for the background at index ``n``.
         bias: whether the projection has a bias.
 

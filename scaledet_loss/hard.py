@@ -39,7 +39,7 @@ def hard_label_loss(
         features: region features ``(N, D)``.
         embeddings: label embeddings ``(n, D)``.
         targets: int ``(N,)``: ``0..n-1`` foreground, ``n`` background, ``-1`` ignore.
-        tau: temperature > 0 (default 0.02).
+        tau: temperature > 0 (default 0.05).
         reduction: ``"mean"`` (divide by :math:`|V|`), ``"sum"`` or ``"none"`` (per row).
         weight: optional per-row weight ``(N,)``.
         class_mask: bool ``(N, n)`` or ``(dataset_index, dataset_masks)``; see
@@ -85,7 +85,7 @@ class HardLabelLoss(nn.Module):
 
     Args:
         embeddings: label embeddings ``(n, D)`` (tensor or numpy).
-        tau: temperature (default 0.02).
+        tau: temperature (default 0.05).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         check_finite: scan inputs for NaN/inf.
         chunk_size: rows per chunk (None: automatic).

@@ -104,9 +104,10 @@ def scaledet_loss(
             (background, the detectron2 convention) or ``-1`` (ignore).
         similarity: label similarity :math:`S`, ``(n, n)`` with values in ``[0, 1]``; dense,
             or a torch sparse COO/CSR tensor (missing entries are 0).
-        tau: temperature :math:`\tau > 0` of the hard term (default 0.02, i.e. Detic's
-            logit scale of 50; our choice, the paper's value was not available).
-        lam: weight :math:`\lambda \ge 0` of the soft term (default 1.0; our choice).
+        tau: temperature :math:`\tau > 0` of the hard term (default 0.05, a logit
+            scale of 20; chosen by our miniature ablation, see docs/loss.md; Detic uses 0.02).
+        lam: weight :math:`\lambda \ge 0` of the soft term (default 1.0; chosen by the
+            same ablation).
         reduction: ``"mean"`` as above; ``"sum"`` drops the normalizers :math:`|V|` and
             :math:`|F| n`; ``"none"`` returns the per-row sums (``(N,)``; ignored rows 0),
             so ``"sum"`` equals ``reduction="none"`` summed.
@@ -177,7 +178,7 @@ class ScaleDetLoss(nn.Module):
         embeddings: label embeddings ``(n, D)`` (tensor or numpy), stored L2-normalized in
             ``dtype`` (default: their own floating dtype, else float32).
         similarity: ``(n, n)`` label similarity in ``[0, 1]``.
-        tau: temperature (default 0.02).
+        tau: temperature (default 0.05).
         lam: soft-term weight (default 1.0).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         check_finite: scan the inputs of each call for NaN/inf.

@@ -17,7 +17,7 @@ def reference_terms(
     y: Tensor,
     S: Tensor,
     *,
-    tau: float = 0.02,
+    tau: float = 0.05,  # the library default
     reduction: str = "mean",
     weight: Tensor | None = None,
     mask: Tensor | None = None,

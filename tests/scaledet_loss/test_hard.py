@@ -30,7 +30,7 @@ def test_matches_reference_and_gradcheck(reduction: str) -> None:
 def test_equals_sigmoid_bce_on_cosine_logits() -> None:
     v, t, _, _ = make_batch(6, 4, 3, seed=22)
     y = torch.tensor([0, 1, 2, 3, 4, 4])  # 4 = background
-    logits = F.normalize(v, dim=1) @ F.normalize(t, dim=1).t() / 0.02
+    logits = F.normalize(v, dim=1) @ F.normalize(t, dim=1).t() / 0.05  # default tau
     target = F.one_hot(y, 5)[:, :4].to(logits.dtype)
     expected = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / 6
     torch.testing.assert_close(hard_label_loss(v, t, y), expected)
@@ -42,7 +42,7 @@ def test_dataset_masks_restrict_negatives() -> None:
     masks = torch.tensor([[True, True, False, False], [False, False, True, True]])
     index = torch.tensor([0, 1, 1, 0])
     out = hard_label_loss(v, t, y, class_mask=(index, masks), reduction="none")
-    logits = F.normalize(v, dim=1) @ F.normalize(t, dim=1).t() / 0.02
+    logits = F.normalize(v, dim=1) @ F.normalize(t, dim=1).t() / 0.05  # default tau
     target = F.one_hot(y, 5)[:, :4].to(logits.dtype)
     per_elem = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     expected = (per_elem * masks[index]).sum(1)

@@ -40,7 +40,7 @@ def test_public_api_is_flat_and_explicit() -> None:
     assert set(scaledet_loss.__all__) == expected
     for name in expected:
         assert hasattr(scaledet_loss, name)
-    assert scaledet_loss.DEFAULT_TAU == 0.02 and scaledet_loss.DEFAULT_LAM == 1.0
+    assert scaledet_loss.DEFAULT_TAU == 0.05 and scaledet_loss.DEFAULT_LAM == 1.0
 
 
 def test_no_print_or_assert_in_library() -> None:
