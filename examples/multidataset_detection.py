@@ -48,7 +48,7 @@ from torchvision.ops import MultiScaleRoIAlign, box_iou
 from torchvision.ops import boxes as box_ops
 
 import scaledet_labels as sl
-from scaledet_loss import CosineClassifier, ScaleDetLoss
+from scaledet_loss import DEFAULT_LAM, DEFAULT_TAU, CosineClassifier, ScaleDetLoss
 
 # --------------------------------------------------------------------------------------
 # Synthetic data
@@ -391,7 +391,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iters", type=int, default=None, help="training iterations")
     p.add_argument(
-        "--lam", type=float, default=1.0, help="weight of the soft label loss (0: hard only)"
+        "--lam",
+        type=float,
+        default=DEFAULT_LAM,
+        help=f"weight of the soft label loss (default {DEFAULT_LAM}; 0: hard only)",
     )
     p.add_argument(
         "--no-masks",
@@ -409,7 +412,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the single-dataset baseline, all test sets are still evaluated",
     )
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--tau", type=float, default=0.05, help="cosine temperature")
+    p.add_argument(
+        "--tau", type=float, default=DEFAULT_TAU, help=f"cosine temperature (default {DEFAULT_TAU})"
+    )
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch", type=int, default=8, help="images per batch (mixed datasets)")
     p.add_argument("--out", type=Path, default=None, help="write results as JSON here")
