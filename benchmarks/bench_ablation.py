@@ -13,7 +13,8 @@ Configurations:
 * ``nomask-hard`` / ``nomask-soft-1``: the same without the masks (every unified label is a
   negative for every region that does not carry it, also the other datasets' synonyms);
 * ``tau0.02-*``: ``hard`` and ``soft-1`` at the library's default temperature (the
-  example's default is 0.05);
+  example's default is 0.05), and ``lam = 2.5`` there (the hard term's gradient scales
+  with ``1 / tau``, so ``lam = 2.5`` at 0.02 keeps ``soft-1``'s balance at 0.05);
 * ``single``: one model per dataset trained on that dataset alone (same iterations and
   loss as ``soft-1``), each evaluated on its own test set.
 
@@ -78,6 +79,11 @@ CONFIGS: tuple[Config, ...] = (
         "tau0.02-soft-1",
         "hard + soft, lam = 1, tau = 0.02 (the library default), per-dataset masks",
         ("--lam", "1", "--tau", "0.02"),
+    ),
+    Config(
+        "tau0.02-soft-2.5",
+        "hard + soft, lam = 2.5, tau = 0.02, per-dataset masks (lam x tau as in soft-1)",
+        ("--lam", "2.5", "--tau", "0.02"),
     ),
 )
 SINGLE = Config("single", "single-dataset models (lam = 1), one per dataset", ("--lam", "1"))

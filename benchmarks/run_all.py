@@ -14,7 +14,8 @@ Run::
 
 The ablation keeps each training run's JSON in ``benchmarks/out/ablation`` and reuses it
 when the same run (same flags) is asked for again, so an interrupted report resumes; give
-``--fresh`` to retrain everything.
+``--fresh`` to retrain everything. ``REPORT.md`` holds the steps of the latest invocation
+only (``--only`` replaces a full report): give ``--out-dir`` to keep both.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -178,6 +180,11 @@ def results_part(output: str, keep_from: str | None) -> str:
     return "\n".join(lines)
 
 
+def demote_headings(markdown: str) -> str:
+    """Push every Markdown heading of a script's output below the report's own (``###``)."""
+    return re.sub(r"^(#{1,4}) ", lambda m: "##" + m.group(1) + " ", markdown, flags=re.M)
+
+
 def select(only: list[str] | None, skip: list[str]) -> list[Step]:
     """The steps to run, in the fixed order; unknown names raise ``ValueError``."""
     known = [s.name for s in STEPS]
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         body = results_part(proc.stdout, step.keep_from)
         if step.name == "loss" and (out / "loss.md").exists():
             body = (out / "loss.md").read_text().strip()
+        body = demote_headings(body)
         if proc.returncode != 0:
             failed.append(step.name)
             body += "\n\n" + proc.stderr.strip()[-2000:]

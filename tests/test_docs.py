@@ -28,7 +28,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-DOC_FILES = sorted([ROOT / "README.md", *DOCS.rglob("*.md")])
+DOC_FILES = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        ROOT / "examples" / "README.md",
+        ROOT / "benchmarks" / "RESULTS.md",
+        *DOCS.rglob("*.md"),
+    ]
+)
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*)$")
 _REQUIRES = re.compile(r"^\s*<!--\s*requires:\s*(?P<names>[^>]*?)\s*-->\s*$")
