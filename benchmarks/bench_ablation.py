@@ -12,8 +12,8 @@ Configurations:
 * ``soft-X``: hard + soft label loss with ``lam = X``, per-dataset negative masks;
 * ``nomask-hard`` / ``nomask-soft-1``: the same without the masks (every unified label is a
   negative for every region that does not carry it, also the other datasets' synonyms);
-* ``tau0.02-*``: ``hard`` and ``soft-1`` at the library's default temperature (the
-  example's default is 0.05), and ``lam = 2.5`` there (the hard term's gradient scales
+* ``tau0.02-*``: ``hard`` and ``soft-1`` at Detic's temperature, 0.02 (the
+  library and example default is 0.05), and ``lam = 2.5`` there (the hard term's gradient scales
   with ``1 / tau``, so ``lam = 2.5`` at 0.02 keeps ``soft-1``'s balance at 0.05);
 * ``single``: one model per dataset trained on that dataset alone (same iterations and
   loss as ``soft-1``), each evaluated on its own test set.
@@ -72,12 +72,12 @@ CONFIGS: tuple[Config, ...] = (
     Config("nomask-soft-1", "hard + soft, lam = 1, no masks", ("--lam", "1", "--no-masks")),
     Config(
         "tau0.02-hard",
-        "hard loss only, tau = 0.02 (the library default), per-dataset masks",
+        "hard loss only, tau = 0.02 (Detic's), per-dataset masks",
         ("--lam", "0", "--tau", "0.02"),
     ),
     Config(
         "tau0.02-soft-1",
-        "hard + soft, lam = 1, tau = 0.02 (the library default), per-dataset masks",
+        "hard + soft, lam = 1, tau = 0.02 (Detic's), per-dataset masks",
         ("--lam", "1", "--tau", "0.02"),
     ),
     Config(
