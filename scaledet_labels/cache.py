@@ -376,7 +376,9 @@ class PromptCache:
         logger.warning(
             "the prompt-embedding cache %s is unusable (%s); moved it aside to %s and started "
             "a fresh cache",
-            self._path, reason, target.name,
+            self._path,
+            reason,
+            target.name,
         )
 
     def _recover(self, exc: sqlite3.Error) -> None:
@@ -474,7 +476,9 @@ class PromptCache:
             logger.warning(
                 "dropping %d bad cached vector(s) of %s (wrong dimension, checksum or "
                 "non-finite values), e.g. %r; they will be re-encoded",
-                len(bad), fingerprint, bad[0],
+                len(bad),
+                fingerprint,
+                bad[0],
             )
             self.delete(fingerprint, bad)
         return CachedVectors(good, vectors, [rows[p][1] for p in good])
@@ -494,9 +498,7 @@ class PromptCache:
         """
         array = np.asarray(vectors, dtype="<f4")
         if array.ndim != 2 or array.shape[0] != len(prompts):
-            raise CacheError(
-                f"put: {len(prompts)} prompts but vectors of shape {array.shape}"
-            )
+            raise CacheError(f"put: {len(prompts)} prompts but vectors of shape {array.shape}")
         if not np.isfinite(array).all():
             raise CacheError("put: refusing to cache non-finite vectors")
         tokens = list(n_tokens) if n_tokens is not None else [None] * len(prompts)
@@ -510,8 +512,14 @@ class PromptCache:
                     "INSERT OR IGNORE INTO prompt_embeddings "
                     "(fingerprint, prompt, dim, n_tokens, vector, checksum) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (fingerprint, prompt, dim, n_tok, blob,
-                     _checksum(fingerprint, prompt, dim, blob)),
+                    (
+                        fingerprint,
+                        prompt,
+                        dim,
+                        n_tok,
+                        blob,
+                        _checksum(fingerprint, prompt, dim, blob),
+                    ),
                 )
                 if cursor.rowcount == 0:
                     existing.append(prompt)
@@ -548,9 +556,12 @@ class PromptCache:
     def has_encoder(self, fingerprint: str) -> bool:
         """Whether :meth:`register_encoder` saw this fingerprint."""
         return self._guarded(
-            lambda: self._db.execute(
-                "SELECT 1 FROM encoders WHERE fingerprint = ?", (fingerprint,)
-            ).fetchone() is not None,
+            lambda: (
+                self._db.execute(
+                    "SELECT 1 FROM encoders WHERE fingerprint = ?", (fingerprint,)
+                ).fetchone()
+                is not None
+            ),
             lambda: False,
         )
 

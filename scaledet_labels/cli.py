@@ -486,8 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=300,
         metavar="N",
-        help="most rows/columns per heatmap; larger blocks show the N most connected "
-        "(default 300)",
+        help="most rows/columns per heatmap; larger blocks show the N most connected (default 300)",
     )
     p.add_argument(
         "--top-pairs",

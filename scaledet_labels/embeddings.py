@@ -149,8 +149,11 @@ class LabelEmbeddings:
             >>> len(r.identity())  # doctest: +SKIP
             64
         """
-        payload = {"fingerprint": self.fingerprint, "recipe": self.recipe,
-                   "prompts": [list(p) for p in self.prompts]}
+        payload = {
+            "fingerprint": self.fingerprint,
+            "recipe": self.recipe,
+            "prompts": [list(p) for p in self.prompts],
+        }
         blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -238,7 +241,8 @@ def _open_cache(cache: CacheArg, encoder: Encoder) -> PromptCache | None:
         if cache is not False:
             logger.info(
                 "encoder %s has no fingerprint: not using the persistent cache (give "
-                "CallableEncoder(fn, fingerprint=...) to cache it)", encoder.fingerprint,
+                "CallableEncoder(fn, fingerprint=...) to cache it)",
+                encoder.fingerprint,
             )
         return None
     directory = resolve_cache_dir(cache)
@@ -287,7 +291,8 @@ def _check_lengths(
     first = next(iter(offenders))
     where = (
         f" of label(s) {', '.join(map(repr, labels[:5]))}{', ...' if len(labels) > 5 else ''}"
-        if labels else ""
+        if labels
+        else ""
     )
     message = (
         f"{len(offenders)} prompt(s){where} exceed the encoder's context of {limit} tokens, "
@@ -324,8 +329,11 @@ def _prompt_vectors(
             hits = store.lookup(fingerprint, unique, dim=dim)
             rows = dict(zip(hits.prompts, hits.vectors, strict=True))
             if limit is not None:
-                stale = {p: n for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
-                         if n is not None and n > limit}
+                stale = {
+                    p: n
+                    for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
+                    if n is not None and n > limit
+                }
                 _check_lengths(stale, limit, prompts, too_long)
         from_cache = len(rows)
         misses = [p for p in unique if p not in rows]
@@ -342,8 +350,13 @@ def _prompt_vectors(
             if _show_progress(progress, len(misses)):
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=len(misses), unit="prompt", desc="encoding prompts",
-                           file=sys.stderr, leave=False)
+                bar = tqdm(
+                    total=len(misses),
+                    unit="prompt",
+                    desc="encoding prompts",
+                    file=sys.stderr,
+                    leave=False,
+                )
             try:
                 for start in range(0, len(misses), chunk):
                     part = misses[start : start + chunk]
@@ -458,13 +471,16 @@ def embed_labels(
         True
     """
     _validate(batch_size, progress, too_long)
-    prompts = build_prompts(
-        labels, templates, synonyms=synonyms, label_prompts=label_prompts
-    )
+    prompts = build_prompts(labels, templates, synonyms=synonyms, label_prompts=label_prompts)
     enc = resolve_encoder(encoder, device=device, precision=precision)
     matrix, fingerprint, description, stats = _prompt_vectors(
-        prompts.unique, enc, cache, batch_size=batch_size, progress=progress,
-        too_long=too_long, prompts=prompts,
+        prompts.unique,
+        enc,
+        cache,
+        batch_size=batch_size,
+        progress=progress,
+        too_long=too_long,
+        prompts=prompts,
     )
     embeddings = ensemble(matrix, prompts.index, prompts.offsets)
     embeddings.setflags(write=False)
@@ -477,8 +493,12 @@ def embed_labels(
     )
     logger.info(
         "embedded %d labels with %s: %d prompts, %d unique, %d from cache, %d encoded",
-        len(prompts), description, stats.prompts_total, stats.prompts_unique,
-        stats.from_cache, stats.encoded,
+        len(prompts),
+        description,
+        stats.prompts_total,
+        stats.prompts_unique,
+        stats.from_cache,
+        stats.encoded,
     )
     return LabelEmbeddings(
         embeddings=embeddings,

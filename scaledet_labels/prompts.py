@@ -296,8 +296,9 @@ def build_prompts(
         hints = []
         for key in unused[:5]:
             close = difflib.get_close_matches(key.casefold(), known, n=2)
-            hints.append(f"{key!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)"
-                                        if close else ""))
+            hints.append(
+                f"{key!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+            )
         raise PromptError(
             f"per-label prompts name {len(unused)} label(s) that are not in the label set: "
             f"{', '.join(hints)}{', ...' if len(unused) > 5 else ''}"

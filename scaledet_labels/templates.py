@@ -192,8 +192,7 @@ class TemplateSet(Sequence[str]):
         """
         if isinstance(templates, (str, bytes)) or not isinstance(templates, Sequence):
             raise TemplateError(
-                f"{source}: templates must be a list of strings, got "
-                f"{type(templates).__name__}"
+                f"{source}: templates must be a list of strings, got {type(templates).__name__}"
             )
         if len(templates) == 0:
             raise TemplateError(f"{source}: the template list is empty")
@@ -320,7 +319,7 @@ def load_template_file(
         return TemplateSet.from_strings(data, name=name or file.stem, source=where)
     if not isinstance(data, Mapping):
         raise TemplateError(
-            f"{where}: expected a list of templates, {{\"templates\": [...]}} or "
+            f'{where}: expected a list of templates, {{"templates": [...]}} or '
             f"{{set_name: [...]}}, got a JSON {type(data).__name__}"
         )
     if key is None and isinstance(data.get("templates"), list):

@@ -30,7 +30,13 @@ logger = logging.getLogger(__name__)
 
 _PROBE_TIMEOUT_S = 3.0
 HF_ALLOW_PATTERNS = (
-    "*.json", "*.txt", "*.model", "*.safetensors", "*.tiktoken", "merges.txt", "vocab.*",
+    "*.json",
+    "*.txt",
+    "*.model",
+    "*.safetensors",
+    "*.tiktoken",
+    "merges.txt",
+    "vocab.*",
 )
 
 
@@ -138,7 +144,6 @@ def resolve_hf_snapshot(repo_id: str, *, kind: str = "hf") -> Path:
             path = Path(snapshot_download(repo_id, allow_patterns=["pytorch_model*.bin"]))
         except Exception as exc:
             raise ModelNotAvailableError(
-                f"could not download weights of {repo_id!r}: {exc}; "
-                f"{how_to_supply(repo_id, kind)}"
+                f"could not download weights of {repo_id!r}: {exc}; {how_to_supply(repo_id, kind)}"
             ) from None
     return path

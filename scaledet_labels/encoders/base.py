@@ -285,7 +285,10 @@ class TorchTextEncoder(ABC):
             logger.warning(
                 "%d prompt(s) exceed the encoder's context of %d tokens and are truncated "
                 "(keeping the final special token), e.g. %r (%d tokens)",
-                len(long), limit, texts[long[0]], len(ids[long[0]]),
+                len(long),
+                limit,
+                texts[long[0]],
+                len(ids[long[0]]),
             )
             for i in long:
                 ids[i] = [*ids[i][: limit - 1], ids[i][-1]]
@@ -302,9 +305,7 @@ class TorchTextEncoder(ABC):
             raise EncoderError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._ensure_loaded()
         device = torch.device(self.device)
-        size = batch_size or (
-            self.default_batch_size * (4 if device.type == "cuda" else 1)
-        )
+        size = batch_size or (self.default_batch_size * (4 if device.type == "cuda" else 1))
         ids = self._truncate(self._token_ids(texts), texts)
         lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
         order = np.argsort(-lengths, kind="stable")

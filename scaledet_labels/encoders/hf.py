@@ -49,8 +49,15 @@ _VOLATILE_KEYS = frozenset(
     {"_name_or_path", "transformers_version", "_commit_hash", "torch_dtype", "dtype"}
 )
 _TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
 )
 
 
@@ -147,9 +154,7 @@ class HFTextEncoder(TorchTextEncoder):
         path = Path(self._ref).expanduser()
         if path.is_dir():
             if not (path / "config.json").is_file():
-                raise EncoderError(
-                    f"{path} is not a transformers model directory (no config.json)"
-                )
+                raise EncoderError(f"{path} is not a transformers model directory (no config.json)")
             return path
         if path.exists():
             raise EncoderError(f"hf:{self._ref} must be a model directory, not a file")

@@ -75,9 +75,14 @@ logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _DIR_CHECKPOINTS = (
-    "open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
-    "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth",
-    "model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth",
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.safetensors",
+    "open_clip_pytorch_model.bin",
+    "open_clip_pytorch_model.pth",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "pytorch_model.pth",
+    "model.pth",
 )
 _ALLOWED_MISSING = ("visual.", "logit_scale", "logit_bias")
 
@@ -119,7 +124,7 @@ def load_openclip_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Te
     if not isinstance(state, dict) or not state:
         raise EncoderError(f"{file} does not hold a state dict of tensors")
     if all(isinstance(k, str) and k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise EncoderError(f"{file}: entries that are not tensors, e.g. {bad[:3]}")
@@ -235,10 +240,10 @@ class OpenCLIPEncoder(TorchTextEncoder):
     def _schema_dir(self) -> Path:
         if self._dir_cache is None:
             if self._model_name.startswith("hf-hub:"):
-                repo = self._model_name[len("hf-hub:"):]
+                repo = self._model_name[len("hf-hub:") :]
                 self._dir_cache = resolve_hf_snapshot(repo, kind="openclip:hf-hub")
             else:
-                directory = Path(self._model_name[len("local-dir:"):]).expanduser()
+                directory = Path(self._model_name[len("local-dir:") :]).expanduser()
                 if not directory.is_dir():
                     raise ModelNotAvailableError(f"directory {directory} does not exist")
                 self._dir_cache = directory
@@ -365,7 +370,7 @@ class OpenCLIPEncoder(TorchTextEncoder):
             )
         offline = hf_offline() or not network_available()
         how = (
-            f"download it once with network access (python -c \"import open_clip; "
+            f'download it once with network access (python -c "import open_clip; '
             f"open_clip.create_model('{self._model_name}', pretrained='{self._pretrained}')\"), "
             f"or pass your own file: openclip:{self._model_name}@/path/to/checkpoint"
         )
@@ -375,9 +380,14 @@ class OpenCLIPEncoder(TorchTextEncoder):
             import huggingface_hub
 
             repo, filename = os.path.split(hub)  # "org/repo/" -> ("org/repo", "")
-            names = [filename] if filename else [
-                "open_clip_model.safetensors", "open_clip_pytorch_model.bin",
-            ]
+            names = (
+                [filename]
+                if filename
+                else [
+                    "open_clip_model.safetensors",
+                    "open_clip_pytorch_model.bin",
+                ]
+            )
             for name in names:
                 found = huggingface_hub.try_to_load_from_cache(repo, name)
                 if isinstance(found, str):
@@ -428,8 +438,12 @@ class OpenCLIPEncoder(TorchTextEncoder):
         if name.startswith("hf-hub:"):
             name = f"local-dir:{self._schema_dir()}"
         model = open_clip.create_model(
-            name, pretrained=None, load_weights=False, force_quick_gelu=quick_gelu,
-            pretrained_image=False, pretrained_text=False,
+            name,
+            pretrained=None,
+            load_weights=False,
+            force_quick_gelu=quick_gelu,
+            pretrained_image=False,
+            pretrained_text=False,
         )
         state = load_openclip_state_dict(path)
         self._load_weights(model, state, path)

@@ -95,8 +95,14 @@ def text_parts(model: Any) -> tuple[TextParts | None, str]:
     attns = [getattr(block, "attn", None) for block in blocks]
     standard = bool(attns) and all(isinstance(a, torch.nn.MultiheadAttention) for a in attns)
     parts = TextParts(
-        tower.token_embedding, tower.positional_embedding, tower.transformer, tower.ln_final,
-        getattr(tower, "text_projection", None), tower.attn_mask, pool, eos,
+        tower.token_embedding,
+        tower.positional_embedding,
+        tower.transformer,
+        tower.ln_final,
+        getattr(tower, "text_projection", None),
+        tower.attn_mask,
+        pool,
+        eos,
         int(getattr(attns[0], "num_heads", 0)) if standard else None,
     )
     return parts, ""

@@ -100,9 +100,7 @@ def parse_encoder_spec(spec: str) -> EncoderSpec:
             if not model_tag or not checkpoint:
                 raise EncoderSpecError(f"{spec!r}: expected openclip:MODEL@/path/to/checkpoint")
             if "/" in model_tag:
-                raise EncoderSpecError(
-                    f"{spec!r}: give a pretrained tag or a checkpoint, not both"
-                )
+                raise EncoderSpecError(f"{spec!r}: give a pretrained tag or a checkpoint, not both")
             return EncoderSpec("openclip", model_tag, checkpoint=checkpoint)
         model, slash, tag = model_tag.partition("/")
         if not model or (slash and not tag):
@@ -147,6 +145,9 @@ def load_encoder(
     from scaledet_labels.encoders.openclip import OpenCLIPEncoder
 
     return OpenCLIPEncoder(
-        parsed.model, pretrained=parsed.pretrained, checkpoint=parsed.checkpoint,
-        device=device, precision=precision,
+        parsed.model,
+        pretrained=parsed.pretrained,
+        checkpoint=parsed.checkpoint,
+        device=device,
+        precision=precision,
     )

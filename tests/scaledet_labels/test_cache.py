@@ -113,7 +113,9 @@ def test_round_trip_first_writer_wins_info_clear(tmp_path: Path) -> None:
         info = store.info()
         assert info.entries == 4 and info.size_bytes > 0
         assert [(e.fingerprint, e.description, e.dim, e.entries) for e in info.encoders] == [
-            ("a", "encoder A", 4, 3), ("b", "", 2, 1)]
+            ("a", "encoder A", 4, 3),
+            ("b", "", 2, 1),
+        ]
     assert clear_cache("a", tmp_path) == 3
     assert cache_info(tmp_path).entries == 1
     assert clear_cache(cache=tmp_path) == 1
@@ -225,7 +227,8 @@ def test_concurrent_builds_agree(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", SLOW_BUILD, str(cache_dir), lo, hi, "0.02", str(out)],
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for (lo, hi), out in zip(ranges, outs, strict=True)
     ]

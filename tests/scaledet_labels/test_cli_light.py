@@ -26,7 +26,12 @@ def _env() -> dict[str, str]:
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scaledet_labels.cli", *args],
-        capture_output=True, text=True, encoding="utf-8", cwd=cwd, env=_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=_env(),
+        timeout=60,
     )
 
 
@@ -121,13 +126,21 @@ def test_console_script() -> None:
     assert script is not None, "the scaledet-labels console script is not installed"
     result = subprocess.run(
         [script, "show", "voc", "--limit", "20"],
-        capture_output=True, text=True, encoding="utf-8", env=_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_env(),
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "pottedplant" in result.stdout and "potted plant" in result.stdout
     bad = subprocess.run(
-        [script, "show", "cocoo"], capture_output=True, text=True, encoding="utf-8",
-        env=_env(), timeout=60,
+        [script, "show", "cocoo"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_env(),
+        timeout=60,
     )
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
@@ -148,7 +161,11 @@ def test_light_commands_do_not_import_heavy_packages(tmp_path: Path) -> None:
         "print('LIGHT-OK', file=sys.stderr)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=_env(),
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -158,7 +175,10 @@ def test_light_commands_do_not_import_heavy_packages(tmp_path: Path) -> None:
 def test_import_does_not_import_heavy_packages() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import scaledet_labels"],
-        capture_output=True, text=True, env=_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     imported = {

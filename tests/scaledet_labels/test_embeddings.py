@@ -26,9 +26,9 @@ from scaledet_labels.vocabulary import Label, Vocabulary
 
 
 def fake_vectors(texts: list[str], dim: int = 6) -> np.ndarray:
-    return np.stack([
-        np.random.default_rng(zlib.crc32(t.encode())).standard_normal(dim) for t in texts
-    ]).astype(np.float32)
+    return np.stack(
+        [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(dim) for t in texts]
+    ).astype(np.float32)
 
 
 def counting(
@@ -77,7 +77,11 @@ def test_result_contents(tmp_path: Path) -> None:
     assert r.recipe == RECIPE == "l2-mean-l2" and r.fingerprint == "fake-v1"
     stats = r.stats
     assert (stats.prompts_total, stats.prompts_unique, stats.from_cache, stats.encoded) == (
-        6, 6, 0, 6)
+        6,
+        6,
+        0,
+        6,
+    )
     for i, prompts in enumerate(r.prompts):
         np.testing.assert_allclose(r.embeddings[i], manual(list(prompts)), atol=1e-6)
     assert not r.embeddings.flags.writeable
@@ -102,8 +106,12 @@ def test_label_space_input_keeps_order() -> None:
     from scaledet_labels.label_space import LabelSpace
 
     enc, _ = counting()
-    space = LabelSpace.union([Vocabulary.from_names(["dog", "cat"], name="a"),
-                              Vocabulary.from_names(["car", "dog"], name="b")])
+    space = LabelSpace.union(
+        [
+            Vocabulary.from_names(["dog", "cat"], name="a"),
+            Vocabulary.from_names(["car", "dog"], name="b"),
+        ]
+    )
     r = embed_labels(space, enc, ["a {}"], cache=False)
     assert r.names == ("dog", "cat", "car", "dog") and r.datasets == ("a", "a", "b", "b")
     np.testing.assert_array_equal(r.embeddings[0], r.embeddings[3])

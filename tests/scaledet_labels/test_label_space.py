@@ -203,12 +203,22 @@ def test_unified_label_views(big: LabelSpace) -> None:
 def test_to_frame(big: LabelSpace) -> None:
     frame = big.to_frame()
     assert list(frame.columns) == [
-        "index", "dataset", "local_index", "id", "name", "clean_name", "synonyms", "sources"
+        "index",
+        "dataset",
+        "local_index",
+        "id",
+        "name",
+        "clean_name",
+        "synonyms",
+        "sources",
     ]
     assert len(frame) == 2249
     row = frame.iloc[79]
     assert (row["dataset"], row["local_index"], row["id"], row["name"]) == (
-        "coco", 79, 90, "toothbrush"
+        "coco",
+        79,
+        90,
+        "toothbrush",
     )
     assert frame["index"].tolist() == list(range(2249))
     assert frame.iloc[80]["sources"] == ["lvis:0"]
@@ -270,8 +280,7 @@ def vocab_ids(draw: st.DrawFn) -> list[list[int]]:
     """Category ids of 1..4 small datasets (unique per dataset, with gaps, any order)."""
     n = draw(st.integers(1, 4))
     return [
-        draw(st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True))
-        for _ in range(n)
+        draw(st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True)) for _ in range(n)
     ]
 
 

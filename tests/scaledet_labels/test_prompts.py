@@ -69,8 +69,9 @@ def test_label_prompts_override() -> None:
 def test_label_prompts_dataset_key() -> None:
     from scaledet_labels.label_space import LabelSpace
 
-    space = LabelSpace.union([Vocabulary.from_names(["dog", "cat"], name="a"),
-                              Vocabulary.from_names(["dog"], name="b")])
+    space = LabelSpace.union(
+        [Vocabulary.from_names(["dog", "cat"], name="a"), Vocabulary.from_names(["dog"], name="b")]
+    )
     p = build_prompts(space, ["a {}"], label_prompts={"b/dog": ["a good boy."]})
     assert p.prompts == (("a dog",), ("a cat",), ("a good boy.",))
     assert p.datasets == ("a", "a", "b")

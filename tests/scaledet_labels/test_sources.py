@@ -78,7 +78,9 @@ def test_json_list_of_objects_keeps_order_synonyms_and_metadata(tmp_vocab_file: 
 
 def test_coco_annotation_file_is_sorted_by_id(tmp_vocab_file: MakeFile) -> None:
     coco = {
-        "info": {}, "images": [], "annotations": [],
+        "info": {},
+        "images": [],
+        "annotations": [],
         "categories": [
             {"id": 18, "name": "dog", "supercategory": "animal"},
             {"id": 1, "name": "person", "supercategory": "person"},
@@ -93,12 +95,26 @@ def test_coco_annotation_file_is_sorted_by_id(tmp_vocab_file: MakeFile) -> None:
 
 
 def test_lvis_format_categories(tmp_vocab_file: MakeFile) -> None:
-    lvis = {"categories": [
-        {"id": 2, "name": "bow_(weapon)", "synonyms": ["bow_(weapon)", "longbow"],
-         "def": "a weapon for shooting arrows", "synset": "bow.n.04", "frequency": "r"},
-        {"id": 1, "name": "aerosol_can", "synonyms": ["aerosol_can", "spray_can"],
-         "def": "a dispenser", "synset": "aerosol.n.02", "frequency": "c"},
-    ]}
+    lvis = {
+        "categories": [
+            {
+                "id": 2,
+                "name": "bow_(weapon)",
+                "synonyms": ["bow_(weapon)", "longbow"],
+                "def": "a weapon for shooting arrows",
+                "synset": "bow.n.04",
+                "frequency": "r",
+            },
+            {
+                "id": 1,
+                "name": "aerosol_can",
+                "synonyms": ["aerosol_can", "spray_can"],
+                "def": "a dispenser",
+                "synset": "aerosol.n.02",
+                "frequency": "c",
+            },
+        ]
+    }
     vocab = load_vocabulary(tmp_vocab_file("lvis_val.json", json.dumps(lvis)))
     assert vocab.names == ("aerosol_can", "bow_(weapon)")
     assert vocab[0].synonyms == ("spray can",)
@@ -165,10 +181,12 @@ def test_python_list_and_tuple() -> None:
 
 
 def test_python_list_of_dicts() -> None:
-    vocab = load_vocabulary([
-        {"id": 10, "name": "cat", "synonyms": "kitty|puss", "synset": "cat.n.01"},
-        {"id": 2, "name": "dog"},
-    ])
+    vocab = load_vocabulary(
+        [
+            {"id": 10, "name": "cat", "synonyms": "kitty|puss", "synset": "cat.n.01"},
+            {"id": 2, "name": "dog"},
+        ]
+    )
     assert vocab.ids == (10, 2)
     assert vocab[0].synonyms == ("kitty", "puss")
     assert vocab[0].metadata["synset"] == "cat.n.01"
@@ -181,9 +199,9 @@ def test_python_id_to_name_dict() -> None:
 
 
 def test_dataframe() -> None:
-    frame = pd.DataFrame({
-        "ID": [3, 1], "Name": ["cat", "dog"], "synonyms": ["kitty", None], "color": ["r", "g"]
-    })
+    frame = pd.DataFrame(
+        {"ID": [3, 1], "Name": ["cat", "dog"], "synonyms": ["kitty", None], "color": ["r", "g"]}
+    )
     vocab = load_vocabulary(frame, name="pets")
     assert vocab.name == "pets"
     assert vocab.ids == (3, 1)
@@ -246,17 +264,26 @@ def test_format_override(tmp_vocab_file: MakeFile) -> None:
         ("mixed2.json", '["cat", {"name": "dog"}]', r"mixed2\.json: item 1 is dict"),
         ("mixed3.json", '[{"name": "dog"}, "cat"]', r"mixed3\.json: item 1 is str 'cat'"),
         ("noname.json", '[{"id": 1, "title": "cat"}]', r"noname\.json: category 0: missing 'name'"),
-        ("coco.json", '{"images": [], "annotations": []}',
-         r"coco\.json: a COCO-format file without 'categories'"),
+        (
+            "coco.json",
+            '{"images": [], "annotations": []}',
+            r"coco\.json: a COCO-format file without 'categories'",
+        ),
         ("cats.json", '{"categories": {"1": "a"}}', r"cats\.json: 'categories' must be a list"),
         ("obj.json", '{"a": [1]}', r"obj\.json: unsupported JSON object"),
         ("badmap.json", '{"x": "cat"}', r"badmap\.json: key 'x': category id must be an integer"),
         ("broken.json", '[\n"cat",\n"dog"', r"broken\.json:3: invalid JSON"),
-        ("dupid.json", '[{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}]',
-         r"dupid\.json: category id 1 is used by both 'cat' and 'dog'"),
+        (
+            "dupid.json",
+            '[{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}]',
+            r"dupid\.json: category id 1 is used by both 'cat' and 'dog'",
+        ),
         ("dupid.csv", "id,name\n2,cat\n2,dog\n", r"dupid\.csv: category id 2 is used by both"),
-        ("someid.json", '[{"id": 1, "name": "cat"}, {"name": "dog"}]',
-         r"someid\.json: category 1 has no 'id'"),
+        (
+            "someid.json",
+            '[{"id": 1, "name": "cat"}, {"name": "dog"}]',
+            r"someid\.json: category 1 has no 'id'",
+        ),
         ("badid.csv", "id,name\nx,cat\n", r"badid\.csv:2: category id must be an integer"),
         ("noname.csv", "label,id\ncat,1\n", r"noname\.csv: no 'name' column"),
         ("empty.csv", "", r"empty\.csv: the file is empty"),

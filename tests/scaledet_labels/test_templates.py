@@ -36,8 +36,10 @@ def test_builtin_sets() -> None:
 def test_open_clip_sets_are_open_clips_own() -> None:
     from open_clip import zero_shot_metadata as meta
 
-    for name, source in (("simple", meta.SIMPLE_IMAGENET_TEMPLATES),
-                         ("openai", meta.OPENAI_IMAGENET_TEMPLATES)):
+    for name, source in (
+        ("simple", meta.SIMPLE_IMAGENET_TEMPLATES),
+        ("openai", meta.OPENAI_IMAGENET_TEMPLATES),
+    ):
         assert get_templates(name).render("dog") == tuple(t("dog") for t in source)
         assert all("{}" in t for t in get_templates(name))
 

@@ -26,7 +26,11 @@ def test_from_names_gives_contiguous_indices_and_ids_one_to_k() -> None:
 
 def test_label_is_frozen_and_round_trips_through_dict() -> None:
     label = make_label(
-        3, "aerosol_can", id=7, synonyms=["aerosol_can", "spray_can"], definition="a can",
+        3,
+        "aerosol_can",
+        id=7,
+        synonyms=["aerosol_can", "spray_can"],
+        definition="a can",
         metadata={"synset": "aerosol.n.02"},
     )
     assert label.synonyms == ("spray can",)  # cleaned, without the clean name itself
@@ -40,9 +44,7 @@ def test_make_label_fixed_name_and_clean_override_keep_the_raw_name() -> None:
     fixed = make_label(0, "Bakset", fixed_name="Basket")
     assert (fixed.name, fixed.clean_name) == ("Bakset", "basket")
     override = make_label(0, "weird_Name", clean_name="My Name")
-    assert (override.name, override.clean_name, override.synonyms) == (
-        "weird_Name", "My Name", ()
-    )
+    assert (override.name, override.clean_name, override.synonyms) == ("weird_Name", "My Name", ())
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "_", "\t\n"])
@@ -107,10 +109,13 @@ def test_constructor_checks() -> None:
 
 
 def test_by_id_and_find() -> None:
-    vocab = Vocabulary("x", [
-        make_label(0, "aerosol_can", id=10, synonyms=["spray_can"]),
-        make_label(1, "Hot_dog", id=20),
-    ])
+    vocab = Vocabulary(
+        "x",
+        [
+            make_label(0, "aerosol_can", id=10, synonyms=["spray_can"]),
+            make_label(1, "Hot_dog", id=20),
+        ],
+    )
     assert vocab.by_id(20).name == "Hot_dog"
     assert vocab.by_id("10").index == 0  # type: ignore[arg-type]
     with pytest.raises(VocabularyError, match="no label has category id 11"):
@@ -136,14 +141,30 @@ def test_renamed_equality_hash_and_content_hash() -> None:
 
 
 def test_to_frame_and_dict_round_trip() -> None:
-    vocab = Vocabulary("x", [
-        make_label(0, "aerosol_can", id=10, synonyms=["spray_can"], definition="d",
-                   metadata={"synset": "aerosol.n.02"}),
-        make_label(1, "cat", id=20, metadata={"synset": "cat.n.01"}),
-    ], source="somewhere")
+    vocab = Vocabulary(
+        "x",
+        [
+            make_label(
+                0,
+                "aerosol_can",
+                id=10,
+                synonyms=["spray_can"],
+                definition="d",
+                metadata={"synset": "aerosol.n.02"},
+            ),
+            make_label(1, "cat", id=20, metadata={"synset": "cat.n.01"}),
+        ],
+        source="somewhere",
+    )
     frame = vocab.to_frame()
     assert list(frame.columns) == [
-        "index", "id", "name", "clean_name", "synonyms", "definition", "synset"
+        "index",
+        "id",
+        "name",
+        "clean_name",
+        "synonyms",
+        "definition",
+        "synset",
     ]
     assert frame["id"].tolist() == [10, 20]
     assert frame["synset"].tolist() == ["aerosol.n.02", "cat.n.01"]

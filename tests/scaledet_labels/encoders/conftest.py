@@ -43,8 +43,12 @@ def tiny_hf_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-hf-clip")
     config = CLIPTextConfig(
-        hidden_size=64, intermediate_size=128, projection_dim=32, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=77,
+        hidden_size=64,
+        intermediate_size=128,
+        projection_dim=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=77,
     )
     CLIPTextModelWithProjection(config).eval().save_pretrained(directory)
     clip_bpe_tokenizer().save_pretrained(directory)

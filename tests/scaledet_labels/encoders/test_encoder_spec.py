@@ -26,13 +26,19 @@ from scaledet_labels.errors import ScaleDetError
     [
         ("minilm", EncoderSpec("minilm")),
         ("MiniLM", EncoderSpec("minilm")),
-        ("openclip:ViT-B-32/laion2b_s34b_b79k",
-         EncoderSpec("openclip", "ViT-B-32", pretrained="laion2b_s34b_b79k")),
-        ("openclip:ViT-B-32@/ckpt/dir/model.safetensors",
-         EncoderSpec("openclip", "ViT-B-32", checkpoint="/ckpt/dir/model.safetensors")),
+        (
+            "openclip:ViT-B-32/laion2b_s34b_b79k",
+            EncoderSpec("openclip", "ViT-B-32", pretrained="laion2b_s34b_b79k"),
+        ),
+        (
+            "openclip:ViT-B-32@/ckpt/dir/model.safetensors",
+            EncoderSpec("openclip", "ViT-B-32", checkpoint="/ckpt/dir/model.safetensors"),
+        ),
         ("openclip:ViT-B-32", EncoderSpec("openclip", "ViT-B-32")),
-        ("openclip:hf-hub:timm/ViT-B-16-SigLIP",
-         EncoderSpec("openclip", "hf-hub:timm/ViT-B-16-SigLIP")),
+        (
+            "openclip:hf-hub:timm/ViT-B-16-SigLIP",
+            EncoderSpec("openclip", "hf-hub:timm/ViT-B-16-SigLIP"),
+        ),
         ("openclip:local-dir:/models/x", EncoderSpec("openclip", "local-dir:/models/x")),
         ("hf:openai/clip-vit-base-patch32", EncoderSpec("hf", "openai/clip-vit-base-patch32")),
         ("hf:/models/my clip", EncoderSpec("hf", "/models/my clip")),
@@ -48,8 +54,19 @@ def test_spec_round_trips_through_str() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "  ", "clip", "openclip:", "openclip:/tag", "openclip:ViT-B-32/",
-             "openclip:ViT-B-32/openai@/x.pt", "openclip:@/x.pt", "hf:", "sbert:all"],
+    "spec",
+    [
+        "",
+        "  ",
+        "clip",
+        "openclip:",
+        "openclip:/tag",
+        "openclip:ViT-B-32/",
+        "openclip:ViT-B-32/openai@/x.pt",
+        "openclip:@/x.pt",
+        "hf:",
+        "sbert:all",
+    ],
 )
 def test_parse_rejects_malformed(spec: str) -> None:
     with pytest.raises(EncoderSpecError) as info:

@@ -48,8 +48,9 @@ def test_fingerprint_depends_on_content_not_path(tiny_hf_clip_dir: Path, tmp_pat
 
 
 def test_embed_labels_through_spec(tiny_hf_clip_dir: Path, tmp_path: Path) -> None:
-    result = embed_labels(["dog", "cat"], f"hf:{tiny_hf_clip_dir}", ["a {}", "the {}"],
-                          cache=tmp_path, device="cpu")
+    result = embed_labels(
+        ["dog", "cat"], f"hf:{tiny_hf_clip_dir}", ["a {}", "the {}"], cache=tmp_path, device="cpu"
+    )
     assert result.embeddings.shape == (2, 32)
     assert result.fingerprint.startswith("hf-clip-")
 
@@ -89,8 +90,9 @@ def test_offline_subprocess_with_real_env(tmp_path: Path) -> None:
         """
     )
     env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.stdout.startswith("OK"), out.stderr
 
 

@@ -33,8 +33,13 @@ def test_semantics(minilm: MiniLMEncoder) -> None:
 
 
 def test_length_sorted_batches_are_exact(minilm: MiniLMEncoder) -> None:
-    texts = ["a", "a photo of a very large and rather friendly golden retriever dog", "cat",
-             "the small red car parked outside", "x y"]
+    texts = [
+        "a",
+        "a photo of a very large and rather friendly golden retriever dog",
+        "cat",
+        "the small red car parked outside",
+        "x y",
+    ]
     alone = np.stack([minilm.encode([t])[0] for t in texts])
     for size in (1, 2, 64):
         assert np.abs(minilm.encode(texts, batch_size=size) - alone).max() < 1e-5
