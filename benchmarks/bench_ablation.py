@@ -124,7 +124,7 @@ def execute(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     """Run one configuration and seed in a fresh process (or reuse its JSON); its report."""
     out = args.out_dir / f"{run.key}.json"
     cmd = example_command(run, args.iters, args.threads, out)
-    expected = cmd[2:-2]  # the example's own flags, without --out
+    expected = example_command(run, args.iters, args.threads, None)[2:]  # flags, no --out
     if args.resume and out.exists():
         report: dict[str, Any] = json.loads(out.read_text())
         if report.get("argv") == expected:
