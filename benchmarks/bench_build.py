@@ -33,7 +33,7 @@ BUILD = """
 import json, sys, time
 start = time.perf_counter()
 from scaledet_labels import LabelSpace
-from scaledet_labels.embeddings import embed_labels
+from scaledet_labels.embed.embeddings import embed_labels
 space = LabelSpace.union(sys.argv[2].split(","))
 result = embed_labels(space, cache=sys.argv[1], device="cpu", progress=False)
 heavy = [m for m in ("torch", "transformers", "open_clip") if m in sys.modules]

@@ -59,8 +59,8 @@ def main() -> None:
     import torch
     from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES
 
-    from scaledet_labels.embeddings import embed_labels
-    from scaledet_labels.encoders import MiniLMEncoder, OpenCLIPEncoder
+    from scaledet_labels.embed.embeddings import embed_labels
+    from scaledet_labels.embed.encoders import MiniLMEncoder, OpenCLIPEncoder
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ import sys
 _CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from scaledet_labels.similarity import label_similarity
+from scaledet_labels.bundle.similarity import label_similarity
 n, dim, k = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 k = None if k == "dense" else int(k)
 rng = np.random.default_rng(0)

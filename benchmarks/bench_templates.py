@@ -38,8 +38,8 @@ def main() -> None:
     import numpy as np
 
     from scaledet_labels import load_vocabulary
-    from scaledet_labels.embeddings import embed_labels
-    from scaledet_labels.templates import get_templates
+    from scaledet_labels.embed.embeddings import embed_labels
+    from scaledet_labels.embed.templates import get_templates
 
     lvis = load_vocabulary("lvis")
     rng = np.random.default_rng(args.seed)

@@ -7,48 +7,55 @@ Examples:
     (2249, [0, 80, 1283, 1648, 2249])
 """
 
+from scaledet_labels import _moved
 from scaledet_labels._version import __version__
-from scaledet_labels.build import build_label_space, load_precomputed
-from scaledet_labels.bundle import BundleError, LabelSpaceBundle, load
-from scaledet_labels.cache import CacheError, cache_info, clear_cache, default_cache_dir
-from scaledet_labels.embeddings import RECIPE, EncodeStats, LabelEmbeddings, embed_labels
-from scaledet_labels.encoders import (
+from scaledet_labels.bundle.build import build_label_space, load_precomputed
+from scaledet_labels.bundle.container import LabelSpaceBundle, load, load_bundle
+from scaledet_labels.bundle.export import EXPORT_FORMATS, export_bundle
+from scaledet_labels.bundle.similarity import label_similarity
+from scaledet_labels.embed.cache import cache_info, clear_cache, default_cache_dir
+from scaledet_labels.embed.embeddings import RECIPE, EncodeStats, LabelEmbeddings, embed_labels
+from scaledet_labels.embed.encoders import (
     CallableEncoder,
     Encoder,
-    EncoderError,
-    EncoderSpecError,
     HFTextEncoder,
     MiniLMEncoder,
-    ModelNotAvailableError,
     OpenCLIPEncoder,
     load_encoder,
 )
+from scaledet_labels.embed.prompts import build_prompts
+from scaledet_labels.embed.templates import (
+    DEFAULT_TEMPLATES,
+    TEMPLATE_SETS,
+    TemplateSet,
+    get_templates,
+)
 from scaledet_labels.errors import (
+    BundleError,
+    CacheError,
+    EncoderError,
+    EncoderSpecError,
     LabelSpaceError,
+    ModelNotAvailableError,
+    PromptError,
+    PromptTooLongError,
+    ReportDependencyError,
     ScaleDetError,
+    SimilarityError,
+    TemplateError,
     UnknownVocabularyError,
     VocabularyError,
     VocabularyTypeError,
 )
-from scaledet_labels.export import EXPORT_FORMATS, export_bundle
-from scaledet_labels.label_space import LabelSpace, UnifiedLabel
-from scaledet_labels.names import clean_name
-from scaledet_labels.prompts import PromptError, PromptTooLongError, build_prompts
-from scaledet_labels.registry import (
+from scaledet_labels.vocab.label_space import LabelSpace, UnifiedLabel
+from scaledet_labels.vocab.names import clean_name
+from scaledet_labels.vocab.registry import (
     available_vocabularies,
     load_vocabulary,
     register_vocabulary,
     unregister_vocabulary,
 )
-from scaledet_labels.similarity import SimilarityError, label_similarity
-from scaledet_labels.templates import (
-    DEFAULT_TEMPLATES,
-    TEMPLATE_SETS,
-    TemplateError,
-    TemplateSet,
-    get_templates,
-)
-from scaledet_labels.vocabulary import Label, Vocabulary
+from scaledet_labels.vocab.vocabulary import Label, Vocabulary
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -73,6 +80,7 @@ __all__ = [
     "OpenCLIPEncoder",
     "PromptError",
     "PromptTooLongError",
+    "ReportDependencyError",
     "ScaleDetError",
     "SimilarityError",
     "TemplateError",
@@ -95,9 +103,12 @@ __all__ = [
     "get_templates",
     "label_similarity",
     "load",
+    "load_bundle",
     "load_encoder",
     "load_precomputed",
     "load_vocabulary",
     "register_vocabulary",
     "unregister_vocabulary",
 ]
+
+_moved.install()  # old module paths (scaledet_labels.cache, ...) keep working, with a warning

@@ -29,7 +29,7 @@ def tmp_vocab_file(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
     """Snapshot the vocabulary registry and restore it afterwards (tests stay independent)."""
-    from scaledet_labels import registry
+    from scaledet_labels.vocab import registry
 
     factories = dict(registry._factories)
     aliases = dict(registry._aliases)

@@ -19,7 +19,7 @@ def _unit(n: int, d: int, seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("topk", [None, 2])
 def test_from_bundle_path_dense_and_topk(tmp_path: Path, topk: int | None) -> None:
-    from scaledet_labels.build import build_label_space
+    from scaledet_labels.bundle.build import build_label_space
 
     space = labels.LabelSpace.union(["cat, dog, car", "kitty, puppy"], names=["a", "b"])
     bundle = build_label_space(

@@ -1,0 +1,279 @@
+"""Questions asked of a built bundle: nearest labels, cross-dataset relations, matches.
+
+Each function takes a :class:`~scaledet_labels.LabelSpaceBundle` and answers from its
+stored embeddings; text that names no label is embedded with the bundle's own encoder
+(:meth:`~scaledet_labels.LabelSpaceBundle.encode_vocabulary`). The bundle's methods of the
+same names call these.
+
+Examples:
+    >>> import numpy as np
+    >>> from scaledet_labels import LabelSpace, build_label_space
+    >>> space = LabelSpace.union(["cat, dog", "kitten"], names=["a", "b"])
+    >>> emb = np.array([[1, 0], [0, 1], [0.9, 0.1]], dtype=np.float32)
+    >>> bundle = build_label_space(space, precomputed={"a": emb[:2], "b": emb[2:]})
+    >>> neighbors(bundle, "b:kitten", k=1).name.tolist()
+    ['cat']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scaledet_labels.errors import BundleError
+from scaledet_labels.vocab.label_space import UnifiedLabel
+from scaledet_labels.vocab.registry import load_vocabulary
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+
+    from scaledet_labels.bundle.container import LabelSpaceBundle
+
+__all__ = [
+    "match",
+    "near_duplicates",
+    "neighbors",
+    "relations",
+    "same_name_pairs",
+]
+
+
+def check_k(k: object, name: str = "k") -> int:
+    """Return ``k`` if it is a positive integer (how many results to return)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise BundleError(f"{name} must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _label_row(label: UnifiedLabel) -> dict[str, Any]:
+    return {
+        "index": label.index,
+        "dataset": label.dataset,
+        "id": label.id,
+        "name": label.name,
+        "clean_name": label.clean_name,
+    }
+
+
+def _query_vector(
+    bundle: LabelSpaceBundle, query: str | int
+) -> tuple[npt.NDArray[np.float32], int | None]:
+    space = bundle.label_space
+    if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
+        index = int(query)
+        if not 0 <= index < len(space):
+            raise BundleError(f"label index {index} is out of range 0..{len(space) - 1}")
+        return bundle.embeddings[index], index
+    if not isinstance(query, str) or not query.strip():
+        raise BundleError(f"query must be a label, free text or an index, got {query!r}")
+    dataset, sep, name = query.partition(":")
+    if sep and dataset in space.datasets:
+        label = space.find(name, dataset=dataset)
+        return bundle.embeddings[label.index], label.index
+    for ds in space.datasets:
+        try:
+            label = space.find(query, dataset=ds)
+        except ValueError:
+            continue
+        return bundle.embeddings[label.index], label.index
+    return bundle.encode_vocabulary([query])[0], None
+
+
+def candidates(
+    bundle: LabelSpaceBundle, datasets: Sequence[str] | str | None
+) -> npt.NDArray[np.int64]:
+    """Unified indices of the labels of ``datasets`` (all labels for ``None``)."""
+    space = bundle.label_space
+    if datasets is None:
+        return np.arange(len(space), dtype=np.int64)
+    names = [datasets] if isinstance(datasets, str) else list(datasets)
+    mask = np.zeros(len(space), dtype=bool)
+    for name in names:
+        mask |= space.mask(name)
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def neighbors(
+    bundle: LabelSpaceBundle,
+    query: str | int,
+    k: int = 10,
+    *,
+    datasets: Sequence[str] | str | None = None,
+) -> pd.DataFrame:
+    """The ``k`` labels nearest to a label (``"dataset:name"``, a name, an index) or text.
+
+    A query that names a label uses its stored embedding and leaves the label itself
+    out of the answer; any other text is embedded with the bundle's encoder.
+
+    Args:
+        bundle: The bundle.
+        query: ``"coco:person"``, ``"person"`` (first dataset that has it), an int
+            unified index, or free text.
+        k: How many neighbours.
+        datasets: Only look in these datasets.
+
+    Returns:
+        A DataFrame: rank, index, dataset, id, name, clean_name, cosine.
+    """
+    import pandas as pd
+
+    k = check_k(k)
+    vector, own = _query_vector(bundle, query)
+    pool = candidates(bundle, datasets)
+    if own is not None:
+        pool = pool[pool != own]
+    scores = bundle.embeddings[pool] @ vector
+    order = np.argsort(-scores, kind="stable")[:k]
+    rows = []
+    for rank, position in enumerate(order, start=1):
+        label = bundle.label_space[int(pool[position])]
+        rows.append(_label_row(label) | {"rank": rank, "cosine": float(scores[position])})
+    columns = ["rank", "index", "dataset", "id", "name", "clean_name", "cosine"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def relations(bundle: LabelSpaceBundle, k: int = 1) -> pd.DataFrame:
+    """Each label's ``k`` nearest labels in every other dataset, as a DataFrame.
+
+    Columns: index, dataset, name, other_dataset, rank, other_index, other_name, cosine.
+    """
+    import pandas as pd
+
+    k = check_k(k)
+    space = bundle.label_space
+    emb = bundle.embeddings
+    rows = []
+    for ds in space.datasets:
+        own = space.indices(ds)
+        for other in space.datasets:
+            if other == ds:
+                continue
+            theirs = space.indices(other)
+            scores = emb[own] @ emb[theirs].T
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            for row, u in enumerate(own):
+                for rank, col in enumerate(top[row], start=1):
+                    rows.append(
+                        {
+                            "index": int(u),
+                            "dataset": ds,
+                            "name": space[int(u)].name,
+                            "other_dataset": other,
+                            "rank": rank,
+                            "other_index": int(theirs[col]),
+                            "other_name": space[int(theirs[col])].name,
+                            "cosine": float(scores[row, col]),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def same_name_pairs(bundle: LabelSpaceBundle) -> list[tuple[UnifiedLabel, UnifiedLabel]]:
+    """Pairs of labels from different datasets whose clean names are equal ignoring case.
+
+    Example: ``coco:person`` and ``oid:Person``. A hand merge would join these; the
+    disjoint union keeps both and lets the similarity matrix relate them.
+    """
+    groups: dict[str, list[UnifiedLabel]] = {}
+    for label in bundle.label_space:
+        groups.setdefault(label.clean_name.casefold(), []).append(label)
+    return [
+        (a, b)
+        for members in groups.values()
+        for i, a in enumerate(members)
+        for b in members[i + 1 :]
+        if a.dataset != b.dataset
+    ]
+
+
+def near_duplicates(
+    bundle: LabelSpaceBundle, k: int = 10, *, skip_identical: bool = False
+) -> list[tuple[UnifiedLabel, UnifiedLabel, float]]:
+    """The ``k`` most similar pairs of labels from different datasets (best first).
+
+    Args:
+        bundle: The bundle.
+        k: How many pairs.
+        skip_identical: Leave out pairs whose clean names are equal ignoring case
+            (``coco:person`` ~ ``oid:Person``; see :func:`same_name_pairs`), to see
+            the pairs a name match would miss (``voc:sofa`` ~ ``coco:couch``).
+    """
+    k = check_k(k)
+    space = bundle.label_space
+    emb = bundle.embeddings
+    if len(space.datasets) < 2:
+        return []
+    owner = np.empty(len(space), dtype=np.int64)
+    for d in range(len(space.datasets)):
+        owner[space.indices(d)] = d
+    pairs: list[tuple[float, int, int]] = []
+    names = (
+        np.array([u.clean_name.casefold() for u in space], dtype=object) if skip_identical else None
+    )
+    block = max(1, (1 << 22) // len(space))
+    for start in range(0, len(space), block):
+        stop = min(len(space), start + block)
+        scores = emb[start:stop] @ emb.T
+        rows = np.arange(start, stop)
+        same_dataset = owner[rows][:, None] == owner[None, :]
+        not_after = rows[:, None] >= np.arange(len(space))[None, :]
+        scores[same_dataset | not_after] = -np.inf
+        if names is not None:
+            scores[names[rows][:, None] == names[None, :]] = -np.inf
+        flat = scores.ravel()
+        take = min(k, flat.size)
+        best = np.argpartition(-flat, take - 1)[:take]
+        for f in best:
+            r, c = divmod(int(f), len(space))
+            if np.isfinite(flat[f]):
+                pairs.append((float(flat[f]), start + r, c))
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    return [(space[i], space[j], score) for score, i, j in pairs[:k]]
+
+
+def match(
+    bundle: LabelSpaceBundle,
+    source: Any,
+    to: str | Sequence[str] | None = None,
+    k: int = 1,
+) -> pd.DataFrame:
+    """Map each label of a vocabulary to its ``k`` nearest labels of ``to``.
+
+    ``source`` is a dataset of the bundle (its stored embeddings are used) or any
+    vocabulary (embedded with the bundle's encoder). Useful to move a downstream
+    dataset onto upstream labels.
+
+    Returns:
+        A DataFrame: source_index, source_name, rank, index, dataset, name, cosine.
+    """
+    import pandas as pd
+
+    k = check_k(k)
+    if isinstance(source, str) and source in bundle.label_space.datasets:
+        vocab = bundle.label_space.vocabulary(source)
+        vectors = bundle.classifier(source)
+    else:
+        vocab = load_vocabulary(source)
+        vectors = bundle.encode_vocabulary(vocab)
+    pool = candidates(bundle, to)
+    scores = vectors @ bundle.embeddings[pool].T
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    rows = []
+    for i, label in enumerate(vocab):
+        for rank, col in enumerate(top[i], start=1):
+            target = bundle.label_space[int(pool[col])]
+            rows.append(
+                {
+                    "source_index": label.index,
+                    "source_name": label.name,
+                    "rank": rank,
+                    "index": target.index,
+                    "dataset": target.dataset,
+                    "name": target.name,
+                    "cosine": float(scores[i, col]),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,552 @@
+"""Prompt-ensemble label embeddings: :func:`embed_labels`.
+
+For every label: render its prompts (templates x clean name and synonyms, or its own
+prompts), embed each distinct prompt once (from the persistent cache when it was seen
+before), then apply the ``l2-mean-l2`` recipe: normalize each prompt embedding, average
+over the label's prompts, normalize again. The result rows are float32 unit vectors in
+input order, the convention of the whole project (``(n_labels, dim)``; open_clip's
+``build_zero_shot_classifier`` returns the transpose).
+
+A fully cached build imports neither torch, transformers nor open_clip: the fingerprint
+is computed from model files (weight hashes remembered in the cache) and every vector is
+read back from SQLite.
+
+Examples:
+    >>> from scaledet_labels.vocab.vocabulary import Vocabulary
+    >>> vocab = Vocabulary.from_names(["dog", "puppy", "car"], name="toy")
+    >>> result = embed_labels(vocab, cache=False, device="cpu")  # doctest: +SKIP
+    >>> result.embeddings.shape, result.recipe  # doctest: +SKIP
+    ((3, 384), 'l2-mean-l2')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from scaledet_labels.embed.cache import (
+    CacheError,
+    PromptCache,
+    resolve_cache_dir,
+)
+from scaledet_labels.embed.encoders.base import Encoder, EncoderError, TorchTextEncoder
+from scaledet_labels.embed.encoders.callable import CallableEncoder
+from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER, EncoderSpec, load_encoder
+from scaledet_labels.embed.prompts import (
+    LabelPrompts,
+    LabelPromptsArg,
+    PromptError,
+    PromptTooLongError,
+    build_prompts,
+)
+from scaledet_labels.embed.templates import DEFAULT_TEMPLATES, TemplatesArg
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "RECIPE",
+    "CacheArg",
+    "EncodeStats",
+    "EncoderArg",
+    "LabelEmbeddings",
+    "TooLong",
+    "embed_labels",
+    "encode_prompts",
+    "ensemble",
+    "resolve_encoder",
+]
+
+logger = logging.getLogger(__name__)
+
+RECIPE = "l2-mean-l2"
+TooLong = Literal["error", "warn"]
+_TOO_LONG: tuple[str, ...] = ("error", "warn")
+_PROGRESS_MIN_PROMPTS = 2000  # "long work": fewer prompts never show a bar
+_CHUNK_PROMPTS = 1024  # prompts encoded (and committed to the cache) per step
+_EPS = 1e-12  # torch.nn.functional.normalize's default
+
+
+EncoderArg = str | EncoderSpec | Encoder | Callable[[list[str]], Any]
+CacheArg = bool | str | os.PathLike[str] | None
+
+
+@dataclass(frozen=True)
+class EncodeStats:
+    """How a build got its prompt embeddings.
+
+    Attributes:
+        prompts_total: Prompts over all labels, duplicates included.
+        prompts_unique: Distinct prompts.
+        from_cache: Distinct prompts read from the cache.
+        encoded: Distinct prompts run through the encoder.
+        cache_path: The cache file used, or ``None``.
+    """
+
+    prompts_total: int
+    prompts_unique: int
+    from_cache: int
+    encoded: int
+    cache_path: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelEmbeddings:
+    """Label embeddings and how they were made.
+
+    Attributes:
+        embeddings: ``(n_labels, dim)`` float32 unit rows, in input order (read-only).
+        names: Each label's clean name.
+        prompts: Each label's prompts (what was averaged).
+        fingerprint: The encoder fingerprint (identity of the prompt vectors).
+        encoder: A human-readable encoder description.
+        templates: The templates used, rendered with ``{}`` (and ``{article}``).
+        template_set: The template set's name.
+        synonyms: Whether synonyms were averaged in.
+        stats: Prompt and cache counts.
+        datasets: Each label's dataset (``None`` for plain names and vocabularies).
+        recipe: ``"l2-mean-l2"``.
+    """
+
+    embeddings: NDArray[np.float32]
+    names: tuple[str, ...]
+    prompts: tuple[tuple[str, ...], ...]
+    fingerprint: str
+    encoder: str
+    templates: tuple[str, ...]
+    template_set: str
+    synonyms: bool
+    stats: EncodeStats
+    datasets: tuple[str | None, ...] = ()
+    recipe: str = RECIPE
+
+    @property
+    def prompt_counts(self) -> tuple[int, ...]:
+        """Number of prompts averaged into each label."""
+        return tuple(len(p) for p in self.prompts)
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension."""
+        return int(self.embeddings.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.embeddings.shape[0])
+
+    def identity(self) -> str:
+        """SHA-256 of everything that determines the numbers: encoder fingerprint,
+        recipe and each label's prompts (not device, batch size, cache or timing).
+
+        Examples:
+            >>> r = embed_labels(["dog"], cache=False, device="cpu")  # doctest: +SKIP
+            >>> len(r.identity())  # doctest: +SKIP
+            64
+        """
+        payload = {
+            "fingerprint": self.fingerprint,
+            "recipe": self.recipe,
+            "prompts": [list(p) for p in self.prompts],
+        }
+        blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def manifest(self) -> dict[str, Any]:
+        """A JSON-ready record of the result (no arrays): what a bundle manifest stores."""
+        return {
+            "recipe": self.recipe,
+            "fingerprint": self.fingerprint,
+            "encoder": self.encoder,
+            "dim": self.dim,
+            "n_labels": len(self),
+            "template_set": self.template_set,
+            "templates": list(self.templates),
+            "synonyms": self.synonyms,
+            "prompt_counts": list(self.prompt_counts),
+            "identity": self.identity(),
+        }
+
+
+def ensemble(
+    vectors: NDArray[np.floating[Any]],
+    index: NDArray[np.integer[Any]],
+    offsets: NDArray[np.integer[Any]],
+) -> NDArray[np.float32]:
+    """The ``l2-mean-l2`` recipe: normalize rows, average per label, normalize again.
+
+    Args:
+        vectors: ``(P, D)`` prompt embeddings.
+        index: Rows of ``vectors`` for every label's prompts, concatenated.
+        offsets: Label ``i`` uses ``index[offsets[i]:offsets[i + 1]]`` (non-empty).
+
+    Returns:
+        ``(n, D)`` float32 unit rows.
+
+    Examples:
+        >>> v = np.array([[3.0, 0.0], [0.0, 2.0]])
+        >>> ensemble(v, np.array([0, 1, 1]), np.array([0, 2, 3])).round(4)
+        array([[0.7071, 0.7071],
+               [0.    , 1.    ]], dtype=float32)
+    """
+    base = np.asarray(vectors, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", base, base, dtype=np.float64))[:, None]
+    unit = (base / np.maximum(norms, _EPS)).astype(np.float32)
+    index = np.asarray(index, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = len(offsets) - 1
+    counts = np.diff(offsets)
+    if n < 0 or (counts < 1).any():
+        raise PromptError("every label needs at least one prompt")
+    out = np.empty((n, unit.shape[1]), dtype=np.float64)
+    step = 2048  # bounded memory for large prompt sets
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        lo, hi = offsets[start], offsets[stop]
+        gathered = unit[index[lo:hi]]
+        sums = np.add.reduceat(gathered, offsets[start:stop] - lo, axis=0, dtype=np.float64)
+        out[start:stop] = sums / counts[start:stop, None]
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), _EPS)
+    return out.astype(np.float32)
+
+
+def resolve_encoder(
+    encoder: EncoderArg = DEFAULT_ENCODER, *, device: str = "auto", precision: str = "fp32"
+) -> Encoder:
+    """An encoder from a spec string, an encoder object or a plain callable.
+
+    Raises:
+        EncoderError: Anything else, or a bad spec.
+    """
+    if isinstance(encoder, (str, EncoderSpec)):
+        return load_encoder(encoder, device=device, precision=precision)
+    kind = type(encoder)
+    if hasattr(kind, "encode") and hasattr(kind, "fingerprint"):
+        return encoder  # type: ignore[return-value]
+    if callable(encoder):
+        return CallableEncoder(encoder)
+    raise EncoderError(
+        "encoder must be a spec string ('minilm', 'openclip:...', 'hf:...'), an Encoder or "
+        f"a callable list[str] -> array, got {type(encoder).__name__}"
+    )
+
+
+def _open_cache(cache: CacheArg, encoder: Encoder) -> PromptCache | None:
+    if not getattr(encoder, "cache_safe", True):
+        if cache is not False:
+            logger.info(
+                "encoder %s has no fingerprint: not using the persistent cache (give "
+                "CallableEncoder(fn, fingerprint=...) to cache it)",
+                encoder.fingerprint,
+            )
+        return None
+    directory = resolve_cache_dir(cache)
+    if directory is None:
+        return None
+    try:
+        return PromptCache(directory)
+    except CacheError as exc:
+        if cache is True or cache is None:
+            logger.warning("%s; continuing without the cache", exc)
+            return None
+        raise
+
+
+def _known_dim(encoder: Encoder) -> int | None:
+    if isinstance(encoder, CallableEncoder):
+        return encoder._dim
+    return encoder.dim
+
+
+def _show_progress(progress: bool | None, n: int) -> bool:
+    if progress is False or n == 0:
+        return False
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty and (progress is True or n >= _PROGRESS_MIN_PROMPTS)
+
+
+def _check_lengths(
+    offenders: dict[str, int],
+    limit: int,
+    prompts: LabelPrompts | None,
+    too_long: str,
+) -> None:
+    if not offenders:
+        return
+    labels: list[str] = []
+    if prompts is not None:
+        for name, dataset, own in zip(
+            prompts.names, prompts.datasets, prompts.prompts, strict=True
+        ):
+            if any(p in offenders for p in own):
+                labels.append(f"{dataset}/{name}" if dataset else name)
+    first = next(iter(offenders))
+    where = (
+        f" of label(s) {', '.join(map(repr, labels[:5]))}{', ...' if len(labels) > 5 else ''}"
+        if labels
+        else ""
+    )
+    message = (
+        f"{len(offenders)} prompt(s){where} exceed the encoder's context of {limit} tokens, "
+        f"e.g. {first!r} ({offenders[first]} tokens)"
+    )
+    if too_long == "error":
+        raise PromptTooLongError(
+            f"{message}; shorten the names or templates, or pass too_long='warn' to truncate "
+            "them with a warning"
+        )
+    logger.warning("%s; they are truncated (too_long='warn')", message)
+
+
+def _prompt_vectors(
+    unique: Sequence[str],
+    enc: Encoder,
+    cache: CacheArg,
+    *,
+    batch_size: int | None,
+    progress: bool | None,
+    too_long: str,
+    prompts: LabelPrompts | None = None,
+) -> tuple[NDArray[np.float32], str, str, EncodeStats]:
+    """Raw vectors of ``unique`` (rows aligned), from the cache or the encoder."""
+    store = _open_cache(cache, enc)
+    try:
+        fingerprint = (
+            enc.fingerprint_using(store) if isinstance(enc, TorchTextEncoder) else enc.fingerprint
+        )
+        description = str(getattr(enc, "description", type(enc).__name__))
+        dim = _known_dim(enc)
+        rows: dict[str, NDArray[np.float32]] = {}
+        limit = enc.context_length
+        if store is not None:
+            hits = store.lookup(fingerprint, unique, dim=dim)
+            rows = dict(zip(hits.prompts, hits.vectors, strict=True))
+            if limit is not None:
+                stale = {
+                    p: n
+                    for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
+                    if n is not None and n > limit
+                }
+                _check_lengths(stale, limit, prompts, too_long)
+        from_cache = len(rows)
+        misses = [p for p in unique if p not in rows]
+        if misses:
+            misses.sort(key=len, reverse=True)  # long first: close lengths share batches
+            tokens: list[int | None] = [None] * len(misses)
+            if limit is not None:
+                counted = enc.count_tokens(misses)
+                tokens = list(counted)
+                over = {p: n for p, n in zip(misses, counted, strict=True) if n > limit}
+                _check_lengths(over, limit, prompts, too_long)
+            chunk = 4 * batch_size if batch_size else _CHUNK_PROMPTS  # commit granularity
+            bar = None
+            if _show_progress(progress, len(misses)):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(
+                    total=len(misses),
+                    unit="prompt",
+                    desc="encoding prompts",
+                    file=sys.stderr,
+                    leave=False,
+                )
+            try:
+                for start in range(0, len(misses), chunk):
+                    part = misses[start : start + chunk]
+                    vectors = enc.encode(part, batch_size=batch_size)
+                    if vectors.ndim != 2 or vectors.shape[0] != len(part):
+                        raise EncoderError(
+                            f"{description} returned shape {vectors.shape} for {len(part)} texts"
+                        )
+                    if store is not None:
+                        taken = store.put(fingerprint, part, vectors, tokens[start : start + chunk])
+                        if taken:  # another process cached them first: use its vectors
+                            again = store.lookup(fingerprint, taken, dim=vectors.shape[1])
+                            rows.update(zip(again.prompts, again.vectors, strict=True))
+                    for prompt, vector in zip(part, vectors, strict=True):
+                        rows.setdefault(prompt, vector)
+                    if bar is not None:
+                        bar.update(len(part))
+            finally:
+                if bar is not None:
+                    bar.close()
+            if store is not None and not store.has_encoder(fingerprint):
+                store.register_encoder(fingerprint, description, int(vectors.shape[1]))
+        dims = {int(v.shape[0]) for v in rows.values()}
+        if len(dims) > 1:
+            raise EncoderError(
+                f"prompt vectors of {fingerprint} have several dimensions {sorted(dims)}: the "
+                "cache holds vectors of another model under this fingerprint; give the encoder "
+                "a distinct fingerprint or clear the cache"
+            )
+        width = dims.pop() if dims else (dim or 0)
+        matrix = np.empty((len(unique), width), dtype=np.float32)
+        for i, prompt in enumerate(unique):
+            matrix[i] = rows[prompt]
+        stats = EncodeStats(
+            prompts_total=len(unique),
+            prompts_unique=len(unique),
+            from_cache=from_cache,
+            encoded=len(misses),
+            cache_path=str(store.path) if store is not None else None,
+        )
+        return matrix, fingerprint, description, stats
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _validate(batch_size: int | None, progress: bool | None, too_long: str) -> None:
+    if too_long not in _TOO_LONG:
+        raise PromptError(f"too_long={too_long!r} is not one of {list(_TOO_LONG)}")
+    if progress not in (None, True, False):
+        raise PromptError(f"progress must be True, False or None, got {progress!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise EncoderError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+
+
+def embed_labels(
+    labels: Any,
+    encoder: EncoderArg = DEFAULT_ENCODER,
+    templates: TemplatesArg = DEFAULT_TEMPLATES,
+    *,
+    synonyms: bool = True,
+    label_prompts: LabelPromptsArg = None,
+    cache: CacheArg = True,
+    device: str = "auto",
+    precision: str = "fp32",
+    batch_size: int | None = None,
+    progress: bool | None = None,
+    too_long: TooLong = "error",
+) -> LabelEmbeddings:
+    """Embed labels as the normalized mean of their normalized prompt embeddings.
+
+    Args:
+        labels: A :class:`~scaledet_labels.vocab.vocabulary.Vocabulary`, a label space (anything
+            with ``.labels``), a sequence of label objects, or a sequence of names.
+        encoder: A spec string (``"minilm"``, ``"openclip:ViT-B-32/laion2b_s34b_b79k"``,
+            ``"openclip:ViT-B-32@/path/ckpt.safetensors"``, ``"hf:DIR_OR_ID"``), an
+            :class:`~scaledet_labels.embed.encoders.Encoder`, or a callable
+            ``list[str] -> array`` (see :class:`~scaledet_labels.embed.encoders.CallableEncoder`).
+        templates: A set name (``"simple"`` default, ``"openai"``, ``"vild"``, ``"photo"``,
+            ``"a"``), a JSON file (``"file.json#KEY"``), or a list of templates; ``None``
+            means the default.
+        synonyms: Average the prompts of every synonym too (Detic's ``--avg_synonyms``).
+        label_prompts: Per-label prompts ``{label: [prompt, ...]}`` or a JSON file of them
+            (CuPL style); they replace the templated prompts of those labels.
+        cache: ``True`` (default location), ``False`` (no cache) or a directory.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (for spec strings).
+        precision: ``"fp32"``, or on a GPU ``"fp16"``/``"bf16"`` (for spec strings).
+        batch_size: Prompts per forward pass (default: the encoder's).
+        progress: ``None`` shows a bar on stderr for long work when stderr is a terminal;
+            ``True`` for any work on a terminal; ``False`` never.
+        too_long: A prompt longer than the encoder's context raises
+            :class:`~scaledet_labels.embed.prompts.PromptTooLongError` (``"error"``) or is
+            truncated with a warning naming its labels (``"warn"``).
+
+    Returns:
+        A :class:`LabelEmbeddings`.
+
+    Raises:
+        PromptError: Bad labels, per-label prompts or options; prompts too long.
+        TemplateError: Bad templates.
+        EncoderError: Bad encoder spec or options; ModelNotAvailableError when the model
+            is missing and cannot be downloaded.
+        CacheError: An explicit cache directory cannot be used.
+
+    Examples:
+        >>> r = embed_labels(["dog", "puppy", "car"], templates="photo",
+        ...                  cache=False, device="cpu")  # doctest: +SKIP
+        >>> e = r.embeddings  # doctest: +SKIP
+        >>> bool(e[0] @ e[1] > e[0] @ e[2])  # doctest: +SKIP
+        True
+    """
+    _validate(batch_size, progress, too_long)
+    prompts = build_prompts(labels, templates, synonyms=synonyms, label_prompts=label_prompts)
+    enc = resolve_encoder(encoder, device=device, precision=precision)
+    matrix, fingerprint, description, stats = _prompt_vectors(
+        prompts.unique,
+        enc,
+        cache,
+        batch_size=batch_size,
+        progress=progress,
+        too_long=too_long,
+        prompts=prompts,
+    )
+    embeddings = ensemble(matrix, prompts.index, prompts.offsets)
+    embeddings.setflags(write=False)
+    stats = EncodeStats(
+        prompts_total=prompts.total,
+        prompts_unique=len(prompts.unique),
+        from_cache=stats.from_cache,
+        encoded=stats.encoded,
+        cache_path=stats.cache_path,
+    )
+    logger.info(
+        "embedded %d labels with %s: %d prompts, %d unique, %d from cache, %d encoded",
+        len(prompts),
+        description,
+        stats.prompts_total,
+        stats.prompts_unique,
+        stats.from_cache,
+        stats.encoded,
+    )
+    return LabelEmbeddings(
+        embeddings=embeddings,
+        names=prompts.names,
+        prompts=prompts.prompts,
+        fingerprint=fingerprint,
+        encoder=description,
+        templates=prompts.templates.templates,
+        template_set=prompts.templates.name,
+        synonyms=prompts.synonyms,
+        stats=stats,
+        datasets=prompts.datasets,
+    )
+
+
+def encode_prompts(
+    texts: Sequence[str],
+    encoder: EncoderArg = DEFAULT_ENCODER,
+    *,
+    cache: CacheArg = True,
+    device: str = "auto",
+    precision: str = "fp32",
+    batch_size: int | None = None,
+    progress: bool | None = None,
+    too_long: TooLong = "error",
+) -> NDArray[np.float32]:
+    """Unit embeddings of single prompts (no templates), through the same cache.
+
+    Useful for ad-hoc queries against label embeddings.
+
+    Returns:
+        ``(len(texts), dim)`` float32 unit rows, in input order.
+
+    Examples:
+        >>> q = encode_prompts(["a photo of a puppy."], cache=False, device="cpu")  # doctest: +SKIP
+        >>> q.shape  # doctest: +SKIP
+        (1, 384)
+    """
+    _validate(batch_size, progress, too_long)
+    if isinstance(texts, str) or not all(isinstance(t, str) and t for t in texts):
+        raise PromptError("texts must be a list of non-empty strings")
+    unique = list(dict.fromkeys(texts))
+    enc = resolve_encoder(encoder, device=device, precision=precision)
+    matrix, _, _, _ = _prompt_vectors(
+        unique, enc, cache, batch_size=batch_size, progress=progress, too_long=too_long
+    )
+    position = {p: i for i, p in enumerate(unique)}
+    index = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
+    return ensemble(matrix, index, np.arange(len(texts) + 1, dtype=np.int64))
