@@ -90,9 +90,59 @@ def check_chunk_size(chunk_size: object) -> int:
     return chunk_size
 
 
-def _tensor(value: object, name: str, what: str) -> Tensor:
+#: The dtype families an argument can be required to have.
+_Kind = Literal["floating-point", "integer", "bool"]
+
+
+def _has_kind(dtype: torch.dtype, kind: _Kind) -> bool:
+    if kind == "floating-point":
+        return dtype.is_floating_point
+    if kind == "bool":
+        return dtype == torch.bool
+    return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+
+
+def _check_tensor(
+    value: object,
+    name: str,
+    dims: str,
+    *,
+    ndim: int | None = None,
+    kind: _Kind | None = None,
+    shape: tuple[int | str, ...] | None = None,
+    device: torch.device | None = None,
+    accepts: str = "",
+    hint: str = "",
+) -> Tensor:
+    """Return ``value`` if it is a tensor that passes every check asked for.
+
+    The checks run in this order, and the first that fails raises: ``value`` is a tensor
+    (InputTypeError), has ``ndim`` dimensions (InputShapeError), a dtype of ``kind``
+    (InputTypeError), exactly the sizes ``shape`` (InputShapeError; a str entry names a size
+    that may be anything >= 1), and lives on ``device``, the features' device
+    (DeviceMismatchError). Every message names ``name``; ``dims`` is the accepted shape in
+    words (e.g. ``"(N, D)"``), ``accepts`` is added to the type and dtype messages and
+    ``hint`` to the end of the shape messages.
+    """
     if not isinstance(value, Tensor):
-        raise InputTypeError(f"{name} must be a torch.Tensor {what}, got {type(value).__name__}")
+        raise InputTypeError(
+            f"{name} must be a torch.Tensor of shape {dims}{accepts}, got {type(value).__name__}"
+        )
+    got = tuple(value.shape)
+    if ndim is not None and value.dim() != ndim:
+        raise InputShapeError(f"{name} must be {ndim}-D {dims}, got shape {got}{hint}")
+    if kind is not None and not _has_kind(value.dtype, kind):
+        article = "an" if kind == "integer" else "a"
+        raise InputTypeError(f"{name} must be {article} {kind} tensor{accepts}, got {value.dtype}")
+    if shape is not None and not (
+        len(got) == len(shape)
+        and all(g >= 1 if isinstance(s, str) else g == s for g, s in zip(got, shape, strict=True))
+    ):
+        expected = ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "")
+        raise InputShapeError(f"{name} must have shape {dims} = ({expected}), got {got}{hint}")
+    if device is not None and value.device != device:
+        verb = "are" if name.endswith("s") else "is"
+        raise DeviceMismatchError(f"{name} {verb} on {value.device} but features are on {device}")
     return value
 
 
@@ -112,19 +162,15 @@ def check_features_and_embeddings(
     (low-precision features against float32 buffers); everything is computed in float32
     (or float64 when both are float64).
     """
-    v = _tensor(features, features_name, "of shape (N, D)")
-    t = _tensor(embeddings, "embeddings", "of shape (n, D)")
-    if v.dim() != 2:
-        raise InputShapeError(
-            f"{features_name} must be 2-D (N, D), got shape {tuple(v.shape)}; flatten "
-            "region features to (num_regions, dim) first"
-        )
-    if t.dim() != 2:
-        raise InputShapeError(f"embeddings must be 2-D (n, D), got shape {tuple(t.shape)}")
-    if not v.dtype.is_floating_point:
-        raise InputTypeError(f"{features_name} must be a floating-point tensor, got {v.dtype}")
-    if not t.dtype.is_floating_point:
-        raise InputTypeError(f"embeddings must be a floating-point tensor, got {t.dtype}")
+    # Both tensors pass each check before the next check runs, so e.g. 1-D embeddings are
+    # reported before integer features.
+    v = _check_tensor(features, features_name, "(N, D)")
+    t = _check_tensor(embeddings, "embeddings", "(n, D)")
+    flatten = "; flatten region features to (num_regions, dim) first"
+    _check_tensor(v, features_name, "(N, D)", ndim=2, hint=flatten)
+    _check_tensor(t, "embeddings", "(n, D)", ndim=2)
+    _check_tensor(v, features_name, "(N, D)", kind="floating-point")
+    _check_tensor(t, "embeddings", "(n, D)", kind="floating-point")
     if t.shape[0] < 1 or t.shape[1] < 1:
         raise InputShapeError(
             f"embeddings must have at least one label and one dimension, got {tuple(t.shape)}"
@@ -149,17 +195,16 @@ def check_features_and_embeddings(
 
 def check_targets(targets: object, num: int, device: torch.device) -> Tensor:
     """Check ``targets``: an integer tensor of shape (N,) on ``device``."""
-    y = _tensor(targets, "targets", "of shape (N,) with integer class indices")
-    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
-        raise InputTypeError(
-            f"targets must be an integer tensor (int64 class indices in -1..n), got {y.dtype}"
-        )
-    if tuple(y.shape) != (num,):
-        raise InputShapeError(
-            f"targets must have shape (N,) = ({num},) to match the features, got {tuple(y.shape)}"
-        )
-    if y.device != device:
-        raise DeviceMismatchError(f"targets are on {y.device} but features are on {device}")
+    y = _check_tensor(
+        targets,
+        "targets",
+        "(N,)",
+        kind="integer",
+        shape=(num,),
+        device=device,
+        accepts=" (int64 class indices in -1..n)",
+        hint="; N is the number of feature rows",
+    )
     return y.long()
 
 
@@ -167,16 +212,15 @@ def check_weight(weight: object, num: int, device: torch.device) -> Tensor | Non
     """Check the optional per-row ``weight`` (N,) floating tensor."""
     if weight is None:
         return None
-    w = _tensor(weight, "weight", "of shape (N,)")
-    if not w.dtype.is_floating_point:
-        raise InputTypeError(f"weight must be a floating-point tensor, got {w.dtype}")
-    if tuple(w.shape) != (num,):
-        raise InputShapeError(
-            f"weight must have shape (N,) = ({num},) (one weight per region), got {tuple(w.shape)}"
-        )
-    if w.device != device:
-        raise DeviceMismatchError(f"weight is on {w.device} but features are on {device}")
-    return w
+    return _check_tensor(
+        weight,
+        "weight",
+        "(N,)",
+        kind="floating-point",
+        shape=(num,),
+        device=device,
+        hint="; one weight per region",
+    )
 
 
 def check_class_mask(
@@ -185,46 +229,32 @@ def check_class_mask(
     """Check a class mask; return its row accessor and the per-row dataset index (if any)."""
     if class_mask is None:
         return None, None
-    accepted = (
-        "a bool tensor of shape (N, n) or a tuple (dataset_index (N,) int, "
-        "dataset_masks (num_datasets, n) bool)"
-    )
+    alternative = " or a tuple (dataset_index (N,) int, dataset_masks (num_datasets, n) bool)"
     if isinstance(class_mask, Tensor):
-        if class_mask.dtype != torch.bool:
-            raise InputTypeError(f"class_mask must be {accepted}; got dtype {class_mask.dtype}")
-        if tuple(class_mask.shape) != (num, n):
-            raise InputShapeError(
-                f"class_mask must have shape (N, n) = ({num}, {n}), got {tuple(class_mask.shape)}"
-            )
-        if class_mask.device != device:
-            raise DeviceMismatchError(
-                f"class_mask is on {class_mask.device} but features are on {device}"
-            )
-        return MaskRows(dense=class_mask), None
+        dense = _check_tensor(
+            class_mask,
+            "class_mask",
+            "(N, n)",
+            kind="bool",
+            shape=(num, n),
+            device=device,
+            accepts=f" of shape (N, n){alternative}",
+        )
+        return MaskRows(dense=dense), None
     if not isinstance(class_mask, tuple) or len(class_mask) != 2:
-        raise InputTypeError(f"class_mask must be {accepted}; got {type(class_mask).__name__}")
-    index, masks = class_mask
-    index = _tensor(index, "class_mask[0] (dataset_index)", "of shape (N,)")
-    masks = _tensor(masks, "class_mask[1] (dataset_masks)", "of shape (num_datasets, n)")
-    if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
-        raise InputTypeError(f"class_mask[0] (dataset_index) must be integer, got {index.dtype}")
-    if tuple(index.shape) != (num,):
-        raise InputShapeError(
-            f"class_mask[0] (dataset_index) must have shape (N,) = ({num},), "
-            f"got {tuple(index.shape)}"
+        raise InputTypeError(
+            f"class_mask must be a bool tensor of shape (N, n){alternative}; "
+            f"got {type(class_mask).__name__}"
         )
-    if masks.dtype != torch.bool:
-        raise InputTypeError(f"class_mask[1] (dataset_masks) must be bool, got {masks.dtype}")
-    if masks.dim() != 2 or masks.shape[1] != n or masks.shape[0] < 1:
-        raise InputShapeError(
-            f"class_mask[1] (dataset_masks) must have shape (num_datasets, n) with n={n}, "
-            f"got {tuple(masks.shape)}"
-        )
-    for name, tensor in (("dataset_index", index), ("dataset_masks", masks)):
-        if tensor.device != device:
-            raise DeviceMismatchError(
-                f"class_mask {name} is on {tensor.device} but features are on {device}"
-            )
+    # As for features and embeddings, the checks are grouped: both parts are tensors before
+    # either's dtype and shape are checked, and both devices are checked last.
+    index_name, masks_name = "class_mask[0] (dataset_index)", "class_mask[1] (dataset_masks)"
+    index = _check_tensor(class_mask[0], index_name, "(N,)")
+    masks = _check_tensor(class_mask[1], masks_name, "(num_datasets, n)")
+    _check_tensor(index, index_name, "(N,)", kind="integer", shape=(num,))
+    _check_tensor(masks, masks_name, "(num_datasets, n)", kind="bool", shape=("num_datasets", n))
+    _check_tensor(index, index_name, "(N,)", device=device)
+    _check_tensor(masks, masks_name, "(num_datasets, n)", device=device)
     index = index.long()
     return MaskRows(index=index, masks=masks), index
 

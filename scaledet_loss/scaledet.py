@@ -339,16 +339,17 @@ def _load_bundle(bundle_or_path: Any) -> Any:
         return bundle_or_path
     hint = (
         "loading a bundle from a path needs scaledet-labels bundles support "
-        "(scaledet_labels.load); install scaledet-labels, or pass an object with "
+        "(scaledet_labels.load_bundle); install scaledet-labels, or pass an object with "
         ".embeddings and .similarity"
     )
     try:
         import scaledet_labels
     except ImportError as exc:
         raise ImportError(hint) from exc
-    load = getattr(scaledet_labels, "load", None)
+    # load_bundle since 0.2; older releases only have load
+    load = getattr(scaledet_labels, "load_bundle", None) or getattr(scaledet_labels, "load", None)
     if not callable(load):
-        raise ImportError(hint + " (this scaledet_labels has no load function)")
+        raise ImportError(hint + " (this scaledet_labels has no load_bundle function)")
     return load(bundle_or_path)
 
 

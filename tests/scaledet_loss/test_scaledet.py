@@ -330,7 +330,11 @@ def test_from_bundle_path_without_loader_raises_import_error(
         ScaleDetLoss.from_bundle("some/bundle/dir")
 
 
-def test_from_bundle_path_uses_scaledet_labels_load(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("function", ["load_bundle", "load"])
+def test_from_bundle_path_uses_scaledet_labels_load_bundle(
+    monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    """A path goes through scaledet_labels.load_bundle (load in releases before 0.2)."""
     fake = types.ModuleType("scaledet_labels")
     seen: list[object] = []
 
@@ -338,7 +342,7 @@ def test_from_bundle_path_uses_scaledet_labels_load(monkeypatch: pytest.MonkeyPa
         seen.append(path)
         return SimpleNamespace(embeddings=torch.randn(3, 2), similarity=torch.eye(3))
 
-    fake.load = load  # type: ignore[attr-defined]
+    setattr(fake, function, load)
     monkeypatch.setitem(sys.modules, "scaledet_labels", fake)
     criterion = ScaleDetLoss.from_bundle("bundle-path", lam=0.0)
     assert seen == ["bundle-path"] and criterion.num_classes == 3

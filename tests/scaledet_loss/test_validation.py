@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -160,3 +161,74 @@ def test_other_entry_points_validate_too() -> None:
         ScaleDetLoss(t, torch.eye(4))
     with pytest.raises(InputTypeError, match=r"embeddings must be a torch\.Tensor or numpy"):
         ScaleDetLoss(object(), S)
+
+
+_MASKS = torch.ones(2, 5, dtype=torch.bool)
+_INDEX = torch.zeros(4, dtype=torch.long)
+_INDEX_NAME, _MASKS_NAME = "class_mask[0] (dataset_index)", "class_mask[1] (dataset_masks)"
+#: (argument, bad value, error, name the message starts with)
+_ONE_BAD_ARGUMENT = [
+    ("features", [[1.0]], InputTypeError, "features"),
+    ("features", torch.randn(4, 3, 1), InputShapeError, "features"),
+    ("features", torch.ones(4, 3, dtype=torch.long), InputTypeError, "features"),
+    ("embeddings", [[1.0]], InputTypeError, "embeddings"),
+    ("embeddings", torch.randn(5), InputShapeError, "embeddings"),
+    ("embeddings", torch.ones(5, 3, dtype=torch.long), InputTypeError, "embeddings"),
+    ("targets", [0, 1, 2, 3], InputTypeError, "targets"),
+    ("targets", torch.zeros(4), InputTypeError, "targets"),
+    ("targets", torch.zeros(4, 1, dtype=torch.long), InputShapeError, "targets"),
+    ("targets", torch.zeros(4, dtype=torch.long, device="meta"), DeviceMismatchError, "targets"),
+    ("weight", [1.0] * 4, InputTypeError, "weight"),
+    ("weight", torch.ones(4, dtype=torch.long), InputTypeError, "weight"),
+    ("weight", torch.ones(4, 1), InputShapeError, "weight"),
+    ("weight", torch.ones(4, device="meta"), DeviceMismatchError, "weight"),
+    ("class_mask", torch.ones(4, 5), InputTypeError, "class_mask"),
+    ("class_mask", torch.ones(5, 4, dtype=torch.bool), InputShapeError, "class_mask"),
+    (
+        "class_mask",
+        torch.ones(4, 5, dtype=torch.bool, device="meta"),
+        DeviceMismatchError,
+        "class_mask",
+    ),
+    ("class_mask", ([0] * 4, _MASKS), InputTypeError, _INDEX_NAME),
+    ("class_mask", (_INDEX.float(), _MASKS), InputTypeError, _INDEX_NAME),
+    ("class_mask", (_INDEX[:3], _MASKS), InputShapeError, _INDEX_NAME),
+    ("class_mask", (_INDEX.to("meta"), _MASKS), DeviceMismatchError, _INDEX_NAME),
+    ("class_mask", (_INDEX, _MASKS.tolist()), InputTypeError, _MASKS_NAME),
+    ("class_mask", (_INDEX, _MASKS.float()), InputTypeError, _MASKS_NAME),
+    ("class_mask", (_INDEX, _MASKS[:, :3]), InputShapeError, _MASKS_NAME),
+    ("class_mask", (_INDEX, _MASKS[:0]), InputShapeError, _MASKS_NAME),
+    ("class_mask", (_INDEX, _MASKS.to("meta")), DeviceMismatchError, _MASKS_NAME),
+]
+_ENTRY_POINTS = {
+    "scaledet_loss": scaledet_loss,
+    "hard_label_loss": hard_label_loss,
+    "soft_label_loss": soft_label_loss,
+}
+#: What each kind of error message must say is accepted.
+_ACCEPTED = {
+    InputTypeError: "must be a",
+    InputShapeError: "shape",
+    DeviceMismatchError: "but features are on cpu",
+}
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "argument", "bad", "error", "named"),
+    [
+        (entry_point, *case)
+        for entry_point in _ENTRY_POINTS
+        for case in _ONE_BAD_ARGUMENT
+        if not (entry_point == "soft_label_loss" and case[0] == "class_mask")
+    ],
+)
+def test_each_entry_point_names_the_bad_argument(
+    entry_point: str, argument: str, bad: object, error: type[Exception], named: str
+) -> None:
+    v, t, y, S = _batch()
+    kwargs: dict[str, object] = {"features": v, "embeddings": t, "targets": y, argument: bad}
+    if entry_point != "hard_label_loss":
+        kwargs["similarity"] = S
+    with pytest.raises(error, match=f"^{re.escape(named)} ") as info:
+        _ENTRY_POINTS[entry_point](**kwargs)
+    assert _ACCEPTED[error] in str(info.value)
