@@ -183,6 +183,7 @@ def test_index_links_every_page() -> None:
         "loss.md",
         "cli.md",
         "faq.md",
+        "architecture.md",
         "integration/torchvision.md",
         "integration/detectron2.md",
         "integration/mmdetection.md",

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NORMALIZATIONS",
+    "SIMILARITY_DTYPES",
     "Normalization",
+    "SimilarityDtype",
     "SimilarityError",
     "label_similarity",
     "normalize_cosine",
@@ -47,7 +49,7 @@ __all__ = [
 Normalization = Literal["minmax", "affine", "clamp", "none"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 SimilarityDtype = Literal["float32", "float16"]
-_DTYPES: tuple[str, ...] = get_args(SimilarityDtype)
+SIMILARITY_DTYPES: tuple[str, ...] = get_args(SimilarityDtype)
 _BLOCK_ELEMENTS = 1 << 24  # 16 M float32 cosines (64 MB) per block
 
 
@@ -146,8 +148,8 @@ def label_similarity(
         raise SimilarityError(
             f"normalization={normalization!r} is not one of {list(NORMALIZATIONS)}"
         )
-    if dtype not in _DTYPES:
-        raise SimilarityError(f"dtype={dtype!r} is not one of {list(_DTYPES)}")
+    if dtype not in SIMILARITY_DTYPES:
+        raise SimilarityError(f"dtype={dtype!r} is not one of {list(SIMILARITY_DTYPES)}")
     if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
         raise SimilarityError(f"topk must be a positive integer or None, got {topk!r}")
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):

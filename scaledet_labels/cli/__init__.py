@@ -5,6 +5,6 @@ Examples:
     $ scaledet-labels build coco lvis oid
 """
 
-from scaledet_labels.cli.main import build_parser, main, run
+from scaledet_labels.cli.app import build_parser, main, run
 
 __all__ = ["build_parser", "main", "run"]

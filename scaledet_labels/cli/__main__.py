@@ -1,5 +1,5 @@
 """``python -m scaledet_labels.cli``: the same as the ``scaledet-labels`` command."""
 
-from scaledet_labels.cli.main import run
+from scaledet_labels.cli.app import run
 
 run()

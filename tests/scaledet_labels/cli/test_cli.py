@@ -41,8 +41,8 @@ def built(workdir: Path) -> Path:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "labels      23 (voc 20, pets 3)" in out
-    assert "encoder     minilm (dim 384" in out
+    assert "labels      23 x 384 (voc 20, pets 3)" in out
+    assert "encoder     minilm (fingerprint " in out
     assert "from cache" in out and "encoded" in out
     assert "output      labelspaces/voc+pets" in out
     assert "near-duplicates" in out

@@ -1,0 +1,277 @@
+"""The ``scaledet-labels`` argument parser.
+
+Every fixed set of choices comes from the option tuple the library itself validates
+against (vocabulary formats, similarity normalisations and dtypes, encoder precisions,
+template sets, export formats), so the CLI and the API cannot disagree.
+
+Examples:
+    >>> args = build_parser().parse_args(["build", "coco", "voc", "--topk", "8"])
+    >>> args.datasets, args.topk, args.similarity
+    (['coco', 'voc'], 8, 'minmax')
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scaledet_labels._version import __version__
+from scaledet_labels.bundle.export import EXPORT_FORMATS
+from scaledet_labels.bundle.similarity import NORMALIZATIONS, SIMILARITY_DTYPES
+from scaledet_labels.cli import commands
+from scaledet_labels.embed.encoders.base import PRECISIONS
+from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER
+from scaledet_labels.embed.templates import DEFAULT_TEMPLATES, TEMPLATE_SETS
+from scaledet_labels.vocab.sources import FORMATS
+
+__all__ = ["build_parser"]
+
+_EPILOG_MAIN = """examples:
+  scaledet-labels build coco lvis oid
+  scaledet-labels neighbors labelspaces/coco+lvis+oid "coco:dog" -k 5
+  scaledet-labels export labelspaces/coco+lvis+oid --format detic --dataset lvis --out lvis.npy
+  scaledet-labels list
+  scaledet-labels show lvis --limit 10
+  scaledet-labels report labelspaces/coco+lvis+oid --out report
+"""
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  scaledet-labels {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (exposed for docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="scaledet-labels",
+        description="Unified label spaces and label embeddings for multi-dataset detection.",
+        epilog=_EPILOG_MAIN,
+        formatter_class=_RAW,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "list",
+        help="list the built-in vocabularies with their label counts",
+        description="List the built-in vocabularies with their label counts.",
+        epilog=_examples("list", "list --json"),
+        formatter_class=_RAW,
+    )
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.set_defaults(func=commands.cmd_list)
+
+    p = sub.add_parser(
+        "show",
+        help="print a vocabulary (built-in name or file) as a table",
+        description="Print a vocabulary as a table: index, dataset id, raw and clean names, "
+        "synonyms.",
+        epilog=_examples(
+            "show coco", "show lvis --limit 5", "show classes.txt --json", "show 'cat, dog'"
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument(
+        "vocabulary",
+        metavar="NAME_OR_FILE",
+        help="a built-in name, a .txt/.json/.csv/.tsv file, or 'a, b, c'",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.add_argument("--limit", type=_positive_int, default=None, help="show the first N labels")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="file format (default: detect from extension and content)",
+    )
+    p.set_defaults(func=commands.cmd_show)
+
+    p = sub.add_parser(
+        "build",
+        help="build a label-space bundle (labels, embeddings, similarity)",
+        description="Build the disjoint union of the given vocabularies, embed every label with "
+        "a prompt ensemble, compute the label similarity, and save a bundle directory. "
+        f"Default output: ./{commands.DEFAULT_OUT_DIR}/<datasets joined by '+'>.",
+        epilog=_examples(
+            "build coco lvis oid",
+            "build coco my_classes.txt --templates photo --out my_bundle",
+            "build lvis objects365 --topk 64 --similarity affine",
+            "build coco --encoder openclip:ViT-B-32@/path/to/model.safetensors",
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument(
+        "datasets",
+        nargs="+",
+        metavar="DATASET_OR_FILE",
+        help="built-in names (see `list`) or vocabulary files",
+    )
+    p.add_argument(
+        "--encoder",
+        default=DEFAULT_ENCODER,
+        help=f"{DEFAULT_ENCODER} (default, offline), openclip:MODEL[/TAG], openclip:MODEL@CKPT, "
+        "hf:MODEL_OR_DIR",
+    )
+    p.add_argument(
+        "--templates",
+        default=None,
+        help=f"template set ({', '.join(TEMPLATE_SETS)}; default {DEFAULT_TEMPLATES}) "
+        "or a JSON file",
+    )
+    p.add_argument("--no-synonyms", action="store_true", help="embed clean names only")
+    p.add_argument(
+        "--similarity",
+        choices=NORMALIZATIONS,
+        default="minmax",
+        help="normalisation of cosine to [0, 1] (default minmax)",
+    )
+    p.add_argument(
+        "--topk",
+        type=_positive_int,
+        default=None,
+        help="keep only the K most similar labels per row (sparse)",
+    )
+    p.add_argument("--dtype", choices=SIMILARITY_DTYPES, default="float32", help="similarity dtype")
+    p.add_argument("--out", default=None, help="output bundle directory")
+    p.add_argument(
+        "--device", default="auto", help="auto (default: cuda if available), cpu or cuda[:N]"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="encoder precision; fp16/bf16 need a GPU (default fp32)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    p.add_argument(
+        "--show-pairs",
+        type=int,
+        default=8,
+        metavar="N",
+        help="how many near-duplicate pairs to print (default 8)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; print the path only")
+    p.set_defaults(func=commands.cmd_build)
+
+    p = sub.add_parser(
+        "info",
+        help="describe a bundle",
+        description="Describe a saved bundle.",
+        epilog=_examples("info labelspaces/coco+lvis+oid", "info labelspaces/coco+lvis+oid --json"),
+        formatter_class=_RAW,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(func=commands.cmd_info)
+
+    p = sub.add_parser(
+        "neighbors",
+        help="nearest labels of a label or free text",
+        description="Print the labels nearest to QUERY: 'dataset:name', a label name, or "
+        "free text (embedded with the bundle's encoder).",
+        epilog=_examples(
+            "neighbors labelspaces/coco+lvis+oid coco:dog -k 5",
+            "neighbors labelspaces/coco+lvis+oid 'a red fire truck' --datasets lvis",
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("-k", type=_positive_int, default=10, help="how many (default 10)")
+    p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=commands.cmd_neighbors)
+
+    p = sub.add_parser(
+        "export",
+        help="export a bundle for Detic, open_clip, YOLO-World, CSV",
+        description="Write a bundle's embeddings, labels or similarity in another tool's format.",
+        epilog=_examples(
+            "export B --format detic --dataset lvis --out lvis_clip.npy",
+            "export B --format openclip --out zs.safetensors",
+            "export B --format yoloworld --dataset coco --out coco.npy",
+            "export B --format csv --out labels.csv",
+            "export B --format similarity --out sim.npy",
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p.add_argument("--out", required=True, help="output file or directory")
+    p.add_argument("--dataset", default=None, help="only this dataset, in its own label order")
+    p.set_defaults(func=commands.cmd_export)
+
+    p = sub.add_parser(
+        "match",
+        help="map a vocabulary onto a dataset's labels",
+        description="For each label of --from (a dataset of the bundle or any vocabulary), "
+        "print its nearest labels among --to.",
+        epilog=_examples(
+            "match B --from voc --to coco", "match B --from my_classes.txt --to lvis -k 3"
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--from", dest="source", required=True, metavar="VOCAB")
+    p.add_argument("--to", required=True, nargs="+", metavar="DATASET")
+    p.add_argument("-k", type=_positive_int, default=1, help="matches per label (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=commands.cmd_match)
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a bundle",
+        description="Write DIR/index.html: similarity heatmaps per dataset pair, the top "
+        "cross-dataset near-duplicates and a PCA map of the label embeddings. Everything is "
+        "inline (no network, no JavaScript). Needs matplotlib: "
+        'pip install "scaledet-labels[report]".',
+        epilog=_examples(
+            "report labelspaces/coco+lvis+oid --out report",
+            "report labelspaces/coco+voc --out report --max-block 100 --top-pairs 50",
+        ),
+        formatter_class=_RAW,
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--max-block",
+        type=_positive_int,
+        default=300,
+        metavar="N",
+        help="most rows/columns per heatmap; larger blocks show the N most connected (default 300)",
+    )
+    p.add_argument(
+        "--top-pairs",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="near-duplicate pairs to list (default 30)",
+    )
+    p.set_defaults(func=commands.cmd_report)
+
+    p = sub.add_parser(
+        "cache",
+        help="inspect or clear the prompt-embedding cache",
+        description="Inspect or clear the persistent prompt-embedding cache (location: "
+        "$SCALEDET_CACHE, else $XDG_CACHE_HOME/scaledet, else the user cache dir).",
+        epilog=_examples("cache info", "cache clear"),
+        formatter_class=_RAW,
+    )
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dir", default=None, help="cache directory (default: the standard one)")
+    p.add_argument("--fingerprint", default=None, help="clear only this encoder's entries")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=commands.cmd_cache)
+    return parser
