@@ -186,6 +186,7 @@ def build_label_space(
     used_templates: list[str] = []
     template_set: str | None = None
     stats: dict[str, Any] = {}
+    prompts_identity: str | None = None  # every label's prompts (per-label prompts too)
     if to_encode:
         wanted = np.concatenate([space.indices(ds) for ds in to_encode])
         labels = [space[int(u)] for u in wanted]
@@ -211,6 +212,7 @@ def build_label_space(
             "dim": int(dim),
         }
         used_templates = list(result.templates)
+        prompts_identity = result.identity()
         template_set = result.template_set
         stats = dataclasses.asdict(result.stats)
     for dataset, vectors in parts.items():
@@ -231,6 +233,7 @@ def build_label_space(
         "encoder": encoder_record.get("fingerprint"),
         "templates": used_templates,
         "synonyms": synonyms,
+        "prompts": prompts_identity,
         "recipe": RECIPE,
         "precomputed": hashes,
         "similarity": [similarity, topk, dtype],
