@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def test_old_module_paths_forward_to_the_new_modules(old: str, new: str) -> None
     with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
         proxy = importlib.import_module(old)
     target = importlib.import_module(new)
-    public = getattr(target, "__all__", None) or [n for n in vars(target) if not n[0] == "_"]
+    public = getattr(target, "__all__", None) or [n for n in vars(target) if n[0] != "_"]
     for name in public:
         assert getattr(proxy, name) is getattr(target, name), name
 
@@ -40,7 +41,7 @@ def test_unknown_old_name_still_fails() -> None:
         importlib.import_module("scaledet_labels.no_such_module")
 
 
-def test_load_is_a_deprecated_alias_of_load_bundle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_load_is_a_deprecated_alias_of_load_bundle(tmp_path: Path) -> None:
     space = sl.LabelSpace.union(["cat, dog"], names=["a"])
     bundle = sl.build_label_space(space, precomputed={"a": np.eye(2, 4, dtype=np.float32)})
     path = bundle.save(tmp_path / "b")
