@@ -12,15 +12,19 @@ name       count source
 ========== ===== =====================================================================
 ``a``      1     ``"a {}"``, Detic's default prompt
 ``photo``  1     ``"a photo of a {}."``
-``simple`` 7     ``open_clip.zero_shot_metadata.SIMPLE_IMAGENET_TEMPLATES`` (default)
-``openai`` 80    ``open_clip.zero_shot_metadata.OPENAI_IMAGENET_TEMPLATES``
-``vild``   63    ViLD's ensemble, shipped as package data (``data/templates/vild.json``)
+``simple`` 7     open_clip's ``SIMPLE_IMAGENET_TEMPLATES`` (default), package data
+``openai`` 80    open_clip's ``OPENAI_IMAGENET_TEMPLATES``, package data
+``vild``   63    ViLD's ensemble, package data
 ========== ===== =====================================================================
 
-The open_clip sets are read from open_clip's installed ``zero_shot_metadata.py``, never
-copied. That file holds plain data (lambdas and tuples, no imports), so it is executed on
-its own, by path, without running ``open_clip/__init__.py``, which would import torch:
-listing or rendering templates, and a fully cached build, stay light.
+Package data sets live in ``scaledet_labels/data/templates/<name>.json``. ``simple`` and
+``openai`` are open_clip's ImageNet templates (``open_clip/zero_shot_metadata.py``, MIT
+license), which open_clip took from OpenAI's CLIP prompt-engineering notebook; their files
+record that provenance, the open_clip version they were generated from and the date. The
+library never reads open_clip's files, so an open_clip release cannot change the default
+prompts, and listing or rendering templates imports neither open_clip nor torch. The
+repository script ``scripts/generate_templates.py`` regenerates the two files from the
+installed open_clip; its ``--check`` mode reports a difference.
 
 Examples:
     >>> get_templates("photo").render("dog")
@@ -31,19 +35,16 @@ Examples:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
 import string
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal, overload
+from typing import Literal, overload
 
 from scaledet_labels.errors import TemplateError
 
@@ -67,10 +68,8 @@ TemplateSetName = Literal["a", "photo", "simple", "openai", "vild"]
 TEMPLATE_SETS: tuple[str, ...] = ("a", "photo", "simple", "openai", "vild")
 DEFAULT_TEMPLATES: TemplateSetName = "simple"
 
-_OPEN_CLIP_SETS = {
-    "simple": "SIMPLE_IMAGENET_TEMPLATES",
-    "openai": "OPENAI_IMAGENET_TEMPLATES",
-}
+#: Sets shipped as package data, ``scaledet_labels/data/templates/<name>.json``.
+_PACKAGE_DATA_SETS = ("simple", "openai", "vild")
 _CLASS_FIELDS = ("", "c")
 _ARTICLE_FIELD = "article"
 _FORMATTER = string.Formatter()
@@ -164,7 +163,7 @@ class TemplateSet(Sequence[str]):
     Attributes:
         name: The set's name (``"simple"``, a file stem, ``"custom"``).
         templates: Templates in normal form (``{}`` placeholder), duplicates removed.
-        source: Where they came from (``"open_clip"``, a path, ``"<list>"``).
+        source: Where they came from (``"Detic"``, a JSON file's path, ``"<list>"``).
 
     Examples:
         >>> ts = TemplateSet.from_strings(["a {}", "the {c}"], name="mine")
@@ -224,52 +223,16 @@ class TemplateSet(Sequence[str]):
 TemplatesArg = str | os.PathLike[str] | Sequence[str] | TemplateSet | None
 
 
-def _open_clip_metadata() -> ModuleType:
-    """open_clip's ``zero_shot_metadata`` module, loaded without importing open_clip."""
-    loaded = sys.modules.get("open_clip.zero_shot_metadata")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.find_spec("open_clip")  # locates the package, does not import it
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        path = Path(location) / "zero_shot_metadata.py"
-        if path.is_file():
-            module_spec = importlib.util.spec_from_file_location(
-                "_scaledet_open_clip_zero_shot_metadata", path
-            )
-            if module_spec is None or module_spec.loader is None:  # pragma: no cover
-                break
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-            return module
-    raise TemplateError(
-        "the 'simple' and 'openai' template sets come from open_clip, which is not "
-        "installed; pip install open_clip_torch, or use templates='vild', 'photo' or 'a'"
-    )
-
-
-def _render_open_clip(items: Sequence[Any]) -> tuple[str, ...]:
-    # open_clip's templates are lambdas c -> f"...{c}..."; rendering them with the literal
-    # "{}" gives the template string back. Plain strings are taken as they are.
-    return tuple(item("{}") if callable(item) else str(item) for item in items)
-
-
 @cache
 def _builtin(name: str) -> TemplateSet:
     if name == "a":
         return TemplateSet.from_strings(["a {}"], name="a", source="Detic")
     if name == "photo":
         return TemplateSet.from_strings(["a photo of a {}."], name="photo", source="CLIP")
-    if name in _OPEN_CLIP_SETS:
-        attr = _OPEN_CLIP_SETS[name]
-        items = getattr(_open_clip_metadata(), attr)
-        return TemplateSet.from_strings(
-            _render_open_clip(items), name=name, source=f"open_clip.zero_shot_metadata.{attr}"
-        )
-    if name == "vild":
-        data = resources.files("scaledet_labels").joinpath("data", "templates", "vild.json")
+    if name in _PACKAGE_DATA_SETS:
+        data = resources.files("scaledet_labels").joinpath("data", "templates", f"{name}.json")
         with resources.as_file(data) as path:
-            return load_template_file(path, name="vild")
+            return load_template_file(path, name=name)
     raise TemplateError(  # pragma: no cover - callers check the name first
         f"unknown template set {name!r}; allowed: {list(TEMPLATE_SETS)}"
     )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import datetime
+import importlib
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import scaledet_labels
 from scaledet_labels.embed.templates import (
     DEFAULT_TEMPLATES,
     TEMPLATE_SETS,
@@ -33,29 +40,139 @@ def test_builtin_sets() -> None:
     assert get_templates(None) == get_templates(DEFAULT_TEMPLATES)
 
 
-def test_open_clip_sets_are_open_clips_own() -> None:
+def _package_data(name: str) -> dict[str, Any]:
+    data = resources.files("scaledet_labels").joinpath("data", "templates", f"{name}.json")
+    loaded: dict[str, Any] = json.loads(data.read_text(encoding="utf-8"))
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("name", "attr"),
+    [("simple", "SIMPLE_IMAGENET_TEMPLATES"), ("openai", "OPENAI_IMAGENET_TEMPLATES")],
+)
+def test_open_clip_sets_equal_open_clips_own(name: str, attr: str) -> None:
+    # The shipped copies must render exactly what the installed open_clip renders: the
+    # prompts, hence every cached embedding and bundle identity, stay the same.
     from open_clip import zero_shot_metadata as meta
 
-    for name, source in (
-        ("simple", meta.SIMPLE_IMAGENET_TEMPLATES),
-        ("openai", meta.OPENAI_IMAGENET_TEMPLATES),
-    ):
-        assert get_templates(name).render("dog") == tuple(t("dog") for t in source)
-        assert all("{}" in t for t in get_templates(name))
+    source = getattr(meta, attr)
+    shipped = get_templates(name)
+    assert shipped.templates == tuple(t("{}") for t in source)
+    assert tuple(_package_data(name)["templates"]) == shipped.templates
+    for label in ("dog", "apple", "traffic light", "a {weird} name"):
+        assert shipped.render(label) == tuple(t(label) for t in source)
+    assert all("{}" in t for t in shipped)
 
 
-def test_open_clip_sets_do_not_import_open_clip_or_torch() -> None:
+@pytest.mark.parametrize(
+    ("name", "attr", "count"),
+    [("simple", "SIMPLE_IMAGENET_TEMPLATES", 7), ("openai", "OPENAI_IMAGENET_TEMPLATES", 80)],
+)
+def test_open_clip_sets_carry_provenance(name: str, attr: str, count: int) -> None:
+    data = _package_data(name)
+    assert data["name"] == name and len(data["templates"]) == count
+    assert "open_clip/zero_shot_metadata.py" in data["source"]
+    assert "openai/CLIP" in data["source"]  # where open_clip took them from
+    assert data["source_file"] == "open_clip/zero_shot_metadata.py"
+    assert data["source_attribute"] == attr
+    assert data["license"] == "MIT" and "Ilharco" in data["copyright"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", data["open_clip_version"])
+    assert datetime.date.fromisoformat(data["generated"])
+    assert data["generator"] == "scripts/generate_templates.py"
+    assert data["description"]
+
+
+def test_no_module_executes_files_by_path() -> None:
+    # Grep the package's sources (as syntax trees, so that a loader *defining* the
+    # exec_module protocol method, as _moved.py's alias finder does, is not a hit) for any
+    # use of the machinery that executes a file by path.
+    banned = {
+        "exec_module",
+        "spec_from_file_location",
+        "module_from_spec",
+        "SourceFileLoader",
+        "run_path",
+    }
+    package = Path(scaledet_labels.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text, str(path))):
+            used = (
+                node.attr
+                if isinstance(node, ast.Attribute)
+                else node.id
+                if isinstance(node, ast.Name)
+                else node.name
+                if isinstance(node, ast.alias)
+                else None
+            )
+            if used in banned:
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}: {used}")
+        assert "spec_from_file_location" not in text, path  # not even in a string
+    assert not offenders
+
+
+def test_listing_templates_imports_neither_open_clip_nor_torch() -> None:
+    code = (
+        "import sys; from scaledet_labels.embed.templates import get_templates; "
+        "get_templates('openai'); print('open_clip' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False False"
+
+
+def test_builtin_sets_need_no_open_clip() -> None:
+    # With open_clip and torch unimportable, every named set still loads and renders.
     code = textwrap.dedent(
         """
         import sys
-        from scaledet_labels.embed.templates import get_templates
-        assert len(get_templates("openai")) == 80 and len(get_templates("simple")) == 7
-        heavy = [m for m in ("torch", "open_clip") if m in sys.modules]
-        assert not heavy, heavy
+        sys.modules["open_clip"] = None
+        sys.modules["torch"] = None
+        from scaledet_labels.embed.templates import TEMPLATE_SETS, get_templates
+        print({name: len(get_templates(name).render("owl")) for name in TEMPLATE_SETS})
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "{'a': 1, 'photo': 1, 'simple': 7, 'openai': 80, 'vild': 63}"
+
+
+NAMES = ("simple", "openai")
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "generate_templates.py"
+
+
+def test_generate_templates_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    monkeypatch.delitem(sys.modules, SCRIPT.stem, raising=False)
+    script = importlib.import_module(SCRIPT.stem)
+    lines: list[str] = []
+
+    def run(*args: str) -> int:
+        lines.clear()
+        status: int = script.main([*args, "--dir", str(tmp_path)], out=lines.append)
+        return status
+
+    # The shipped files are up to date with the installed open_clip.
+    package = Path(scaledet_labels.__file__).parent / "data" / "templates"
+    shipped = {name: (package / f"{name}.json").read_text(encoding="utf-8") for name in NAMES}
+    for name, text in shipped.items():
+        (tmp_path / f"{name}.json").write_text(text, encoding="utf-8")
+    assert run("--check") == 0
+    assert run() == 0 and all("left as it is" in line for line in lines)  # no churn
+    assert {name: (tmp_path / f"{name}.json").read_text() for name in NAMES} == shipped
+    # A changed template or a missing file is caught; regenerating restores the templates.
+    data = json.loads(shipped["openai"])
+    data["templates"][3] = "a photo of a {} (edited)."
+    (tmp_path / "openai.json").write_text(json.dumps(data), encoding="utf-8")
+    (tmp_path / "simple.json").unlink()
+    assert run("--check") == 1
+    assert "stale: simple, openai" in lines[-1]
+    assert run() == 0 and run("--check") == 0
+    for name, text in shipped.items():
+        regenerated = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+        assert regenerated["templates"] == json.loads(text)["templates"]
 
 
 def test_vild_articles() -> None:
