@@ -13,12 +13,13 @@ Guarantees:
   over (fingerprint, prompt, dim, bytes) and the prompt's token count.
 * Crash safety: WAL journal; writers commit in chunks as encoding proceeds, so a process
   killed mid-build leaves a cache that opens and holds every committed entry.
-* Concurrency: several processes may build at once (busy timeout plus retries; the first
-  writer of a prompt wins and later builds read its vector, so results agree).
-* Corruption: a file that is not this cache (foreign, truncated, garbage, malformed) is
-  renamed aside (``*.broken-<time>-<pid>``) with a warning and a fresh cache is started;
-  a row whose dimension, checksum or finiteness is wrong is dropped and re-encoded.
-  Never a wrong vector.
+* Concurrency: several processes may build at once (each write transaction waits up to
+  ``timeout`` for the lock; the first writer of a prompt wins and later builds read its
+  vector, so results agree).
+* Corruption: a file that is not this cache (foreign, truncated, garbage, malformed: what
+  SQLite reports as such) is renamed aside (``*.broken-<time>-<pid>``) with a warning and
+  a fresh cache is started; a row whose dimension, checksum or finiteness is wrong is
+  dropped and re-encoded. Never a wrong vector.
 
 Schema (version 1, ``PRAGMA application_id`` = ``0x5344454D``)::
 
@@ -75,10 +76,8 @@ CACHE_ENV = "SCALEDET_CACHE"
 DB_FILENAME = "prompt_embeddings.sqlite3"
 APPLICATION_ID = 0x5344454D  # "SDEM"
 SCHEMA_VERSION = 1
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _OUR_TABLES = frozenset({"prompt_embeddings", "encoders", "file_digests"})
 _CHUNK = 500  # SQL parameters per IN (...) query
-_WRITE_RETRIES = 8
 _T = TypeVar("_T")
 
 _SCHEMA = """
@@ -180,32 +179,7 @@ class CachedVectors:
     n_tokens: list[int | None] = field(default_factory=list)
 
 
-# -- file inspection -------------------------------------------------------------------------
-def _inspect_file(path: Path) -> str | None:
-    """A reason why ``path`` is not a usable SQLite file, or ``None``."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return None
-    if size == 0:
-        return None
-    if size < 100:
-        return f"truncated ({size} bytes, shorter than an SQLite header)"
-    with path.open("rb") as f:
-        header = f.read(100)
-    if header[:16] != _SQLITE_MAGIC:
-        return "not an SQLite database"
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    n_pages = int.from_bytes(header[28:32], "big")
-    valid = header[24:28] == header[92:96]
-    wal = path.with_name(path.name + "-wal")
-    wal_has_frames = wal.exists() and wal.stat().st_size > 0
-    if valid and n_pages and not wal_has_frames and size < n_pages * page_size:
-        return f"truncated ({size} bytes; its header says {n_pages * page_size})"
-    return None
-
-
+# -- helpers ---------------------------------------------------------------------------------
 def _is_corruption(exc: sqlite3.Error) -> bool:
     """Whether an sqlite error means a bad file (not a lock, a full disk or permissions)."""
     name = getattr(exc, "sqlite_errorname", "") or ""
@@ -214,12 +188,6 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         return False
     return isinstance(exc, sqlite3.DatabaseError)
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc).lower()
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text
 
 
 def _checksum(fingerprint: str, prompt: str, dim: int, blob: bytes) -> int:
@@ -288,41 +256,33 @@ class PromptCache:
         return self._conn
 
     def _open(self) -> None:
-        problem = _inspect_file(self._path)
-        if problem:
-            self._set_aside(problem)
+        """Connect; a file SQLite calls damaged, or a foreign database, is set aside."""
         try:
             self._connect()
-        except _Unusable as exc:
-            self.close()
-            self._set_aside(str(exc))
-            self._connect()
-        except sqlite3.Error as exc:
-            self.close()
-            if not _is_corruption(exc):
+        except (sqlite3.Error, _Unusable) as exc:
+            if isinstance(exc, sqlite3.Error) and not _is_corruption(exc):
+                self.close()
                 raise CacheError(f"cannot open the cache {self._path}: {exc}") from None
-            self._set_aside(str(exc))
-            self._connect()
+            self._start_fresh(str(exc))
+        except BaseException:
+            self.close()
+            raise
 
     def _connect(self) -> None:
+        # ``timeout`` is SQLite's busy timeout: each statement waits that long for a lock.
         conn = sqlite3.connect(
             self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
         self._conn = conn
-        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-        # One consistent snapshot of (application id, version, tables).
+        # One consistent snapshot of (application id, version, tables). Reading it is where
+        # SQLite reports a file that is not a database, truncated or with a damaged schema
+        # (SQLITE_NOTADB, SQLITE_CORRUPT); ``_open`` then closes, which rolls back.
         conn.execute("BEGIN")
-        try:
-            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            tables = {
-                row[0]
-                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         conn.execute("COMMIT")
         if app_id == APPLICATION_ID:
             if version > SCHEMA_VERSION:
@@ -335,7 +295,7 @@ class PromptCache:
                 f"a foreign SQLite database (application id {app_id:#x}, tables "
                 f"{sorted(tables)[:5]})"
             )
-        mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        mode = self._journal_wal(conn)
         if mode != "wal":  # pragma: no cover - e.g. file systems without shared memory
             logger.warning("the cache %s runs in %s journal mode, not WAL", self._path, mode)
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -349,6 +309,25 @@ class PromptCache:
 
         if app_id != APPLICATION_ID or version < SCHEMA_VERSION or not tables >= _OUR_TABLES:
             self._write(init)
+
+    def _journal_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch the file to WAL (a no-op once it is); returns the journal mode.
+
+        The one retry in this module. Switching a new, rollback-journal file to WAL
+        upgrades a read transaction to a write one, and SQLite never calls the busy handler
+        for an upgrade (it could deadlock): while another connection holds the write lock,
+        e.g. another process switching the same new file, the PRAGMA fails at once with
+        SQLITE_BUSY ("database is locked"), whatever the busy timeout. Seen with processes
+        opening a new cache together; retried here until ``timeout``.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _set_aside(self, reason: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -372,34 +351,29 @@ class PromptCache:
             target.name,
         )
 
-    def _recover(self, exc: sqlite3.Error) -> None:
-        """Set a corrupted database aside and reopen a fresh one."""
+    def _start_fresh(self, reason: str) -> None:
+        """Set an unusable database aside and open a fresh one."""
         self.close()
-        self._set_aside(str(exc))
+        self._set_aside(reason)
         self._connect()
 
     def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``fn`` in one write transaction, retrying when the database is busy."""
+        """Run ``fn`` in one write transaction.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front, waiting for it through the busy
+        timeout; it never upgrades a read lock (see :meth:`_journal_wal`), so it needs no
+        retry.
+        """
         db = self._db
-        delay = 0.05
-        for attempt in range(_WRITE_RETRIES):
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = fn(db)
-                    db.execute("COMMIT")
-                    return result
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or attempt == _WRITE_RETRIES - 1:
-                    raise
-                logger.debug("cache busy (%s); retrying in %.2f s", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return result
 
     def _guarded(self, fn: Callable[[], _T], fallback: Callable[[], _T]) -> _T:
         """Run a cache operation; on corruption set the file aside and use ``fallback``."""
@@ -408,7 +382,7 @@ class PromptCache:
         except sqlite3.Error as exc:
             if not _is_corruption(exc):
                 raise CacheError(f"the cache {self._path} failed: {exc}") from None
-            self._recover(exc)
+            self._start_fresh(str(exc))
             return fallback()
 
     # -- vectors ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,43 @@ def test_concurrent_builds_agree(tmp_path: Path) -> None:
     assert cache_info(cache_dir).entries == 1200
 
 
+def test_first_opens_wait_for_another_switch_to_wal(tmp_path: Path) -> None:
+    # Another process holds the write lock on the new (rollback-journal) file, as when it
+    # is switching the file to WAL itself: SQLite fails our switch at once (no busy wait),
+    # so the cache retries it until the lock is free instead of reporting "locked".
+    other = sqlite3.connect(tmp_path / DB_FILENAME, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        with PromptCache(tmp_path, timeout=30) as store:
+            assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert store.put("a", ["x"], np.ones((1, 2))) == []
+    finally:
+        release.join()
+        other.close()
+
+
+def test_writers_wait_for_the_lock_up_to_the_timeout(tmp_path: Path) -> None:
+    PromptCache(tmp_path).close()
+    other = sqlite3.connect(tmp_path / DB_FILENAME, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with PromptCache(tmp_path, timeout=0.2) as impatient:
+            start = time.monotonic()
+            with pytest.raises(CacheError, match="locked"):
+                impatient.put("a", ["x"], np.ones((1, 2)))
+            assert time.monotonic() - start < 5  # one wait of ``timeout``, no retry rounds
+        release = threading.Timer(0.3, other.execute, ("COMMIT",))
+        release.start()
+        with PromptCache(tmp_path, timeout=30) as patient:
+            assert patient.put("a", ["x"], np.ones((1, 2))) == []
+        release.join()
+    finally:
+        other.close()
+    assert cache_info(tmp_path).entries == 1
+
+
 # -- corruption ------------------------------------------------------------------------------
 def assert_set_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> list[Path]:
     aside = sorted(tmp_path.glob(f"{DB_FILENAME}.broken-*"))
@@ -270,6 +308,37 @@ def test_truncated_file_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING), PromptCache(tmp_path) as store:
         assert store.lookup("fp", prompts).prompts == []
     assert_set_aside(tmp_path, caplog)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:50],  # shorter than the 100-byte header
+        lambda data: data[:100],  # the header alone
+        lambda data: data[:-1000],  # the last page cut short
+        lambda data: bytes(len(data)),  # zeroed
+    ],
+    ids=["50-bytes", "header-only", "tail-cut", "zeroed"],
+)
+def test_short_or_zeroed_file_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Any
+) -> None:
+    prompts, vectors = filled(tmp_path)
+    db = tmp_path / DB_FILENAME
+    db.write_bytes(damage(db.read_bytes()))
+    with caplog.at_level(logging.WARNING), PromptCache(tmp_path) as store:
+        assert store.lookup("fp", prompts).prompts == []
+        store.put("fp", prompts[:1], vectors[:1])
+        np.testing.assert_array_equal(store.lookup("fp", prompts).vectors, vectors[:1])
+    assert_set_aside(tmp_path, caplog)
+
+
+def test_empty_file_is_a_new_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / DB_FILENAME).write_bytes(b"")  # what SQLite itself creates on first open
+    with caplog.at_level(logging.WARNING), PromptCache(tmp_path) as store:
+        store.put("a", ["x"], np.ones((1, 2)))
+        assert store.lookup("a", ["x"]).prompts == ["x"]
+    assert not list(tmp_path.glob("*.broken-*")) and "moved it aside" not in caplog.text
 
 
 def test_foreign_database_is_set_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
