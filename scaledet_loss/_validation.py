@@ -9,6 +9,7 @@ with a single host synchronisation; the finiteness scans can be switched off wit
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Literal, get_args
 
@@ -33,6 +34,7 @@ __all__ = [
     "check_class_mask",
     "check_features_and_embeddings",
     "check_lam",
+    "check_positive_int",
     "check_reduction",
     "check_targets",
     "check_tau",
@@ -78,6 +80,25 @@ def check_lam(lam: object) -> float:
     result = _real(lam, "lam")
     if result < 0.0:
         raise ScaleDetLossError(f"lam (soft-term weight) must be >= 0, got {lam!r}")
+    return result
+
+
+def check_positive_int(value: object, name: str, what: str = "") -> int:
+    """Return ``value`` as an int; it must be an integer >= 1 (a bool is refused).
+
+    Python ints and other :class:`numbers.Integral` values (e.g. numpy integers) are
+    accepted. ``what`` says in words what the number is, for the messages.
+
+    Raises:
+        InputTypeError: ``value`` is not an integer (floats and bools included).
+        ScaleDetLossError: ``value`` is an integer < 1.
+    """
+    about = f" ({what})" if what else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(f"{name}{about} must be a positive int, got {value!r}")
+    result = int(value)
+    if result < 1:
+        raise ScaleDetLossError(f"{name}{about} must be a positive int (>= 1), got {result}")
     return result
 
 

@@ -10,8 +10,13 @@ from torch import Tensor, nn
 
 from ._buffers import embeddings_tensor
 from ._core import DEFAULT_TAU
-from ._validation import DeferredChecks, check_features_and_embeddings, check_tau
-from .errors import InputShapeError
+from ._validation import (
+    DeferredChecks,
+    check_features_and_embeddings,
+    check_positive_int,
+    check_tau,
+)
+from .errors import DeviceMismatchError, InputShapeError, InputTypeError
 
 __all__ = ["CosineClassifier", "cosine_logits"]
 
@@ -82,12 +87,23 @@ class CosineClassifier(nn.Module):
     features to :class:`ScaleDetLoss`: the loss forms the cosines itself in its fused
     kernel, so the ``N x n`` logits need not be computed at all during training.
 
+    The input ``x`` must be a floating-point tensor of the module's dtype on its device,
+    as for :class:`torch.nn.Linear`: float64 input to a float32 head is refused with an
+    :class:`InputTypeError` (cast the input with ``x.float()`` or the head with
+    ``head.double()``), not silently cast. Under ``torch.autocast`` for the input's device,
+    float16/bfloat16/float32 inputs are accepted whatever the head's (non-float64) dtype.
+
     Args:
-        in_features: size of the incoming region feature (flattened).
-        embeddings: label embeddings ``(n, D)``; stored L2-normalized.
+        in_features: size of the incoming region feature (flattened), an int >= 1.
+        embeddings: label embeddings ``(n, D)`` with ``n, D >= 1``; stored L2-normalized.
         tau: temperature of the logits (default 0.05; use the loss's value).
         append_background: add a zero logit column for the background at index ``n``.
         bias: whether the projection has a bias.
+
+    Raises:
+        InputTypeError: ``in_features`` is not an int; ``embeddings`` are not numeric.
+        ScaleDetLossError: ``in_features < 1`` or a bad ``tau``; subclasses name shape
+            and finiteness problems of ``embeddings``.
 
     Examples:
         >>> import torch
@@ -113,9 +129,12 @@ class CosineClassifier(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        in_features = check_positive_int(
+            in_features, "in_features", "the size of the flattened region feature"
+        )
+        self.tau = check_tau(tau)
         emb = embeddings_tensor(embeddings, dtype=torch.get_default_dtype())
         self.in_features = in_features
-        self.tau = check_tau(tau)
         self.append_background = append_background
         self.proj = nn.Linear(in_features, int(emb.shape[1]), bias=bias)
         self.register_buffer("embeddings", emb)
@@ -131,16 +150,51 @@ class CosineClassifier(nn.Module):
         return int(self.embeddings.shape[1])
 
     def embed(self, x: Tensor) -> Tensor:
-        """Project region features ``(N, in_features)`` (or ``(N, ...)``) to ``(N, D)``."""
+        """Project region features ``(N, in_features)`` (or ``(N, ...)``) to ``(N, D)``.
+
+        Raises:
+            InputTypeError: ``x`` is not a floating-point tensor, or (outside autocast) its
+                dtype differs from the head's.
+            InputShapeError: ``x`` does not flatten to ``(N, in_features)``.
+            DeviceMismatchError: ``x`` is on another device than the head.
+        """
+        x = self._check_input(x)
+        out: Tensor = self.proj(x)
+        return out
+
+    def _check_input(self, x: object) -> Tensor:
+        """Check ``x`` (metadata only, so ``torch.compile`` captures it without a break)."""
+        if not isinstance(x, Tensor):
+            raise InputTypeError(
+                f"x must be a torch.Tensor of shape (N, {self.in_features}), got {type(x).__name__}"
+            )
         if x.dim() > 2:
             x = torch.flatten(x, start_dim=1)
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise InputShapeError(
-                f"x must have shape (N, {self.in_features}) (or flatten to it), "
-                f"got {tuple(x.shape)}"
+                f"x must have shape (N, in_features) = (N, {self.in_features}) (or flatten to "
+                f"it), got {tuple(x.shape)}"
             )
-        out: Tensor = self.proj(x)
-        return out
+        weight = self.proj.weight
+        if not x.dtype.is_floating_point:
+            raise InputTypeError(
+                f"x must be a floating-point tensor (the head is {weight.dtype}), got "
+                f"{x.dtype}; convert it, e.g. x.to({weight.dtype})"
+            )
+        if x.device != weight.device:
+            raise DeviceMismatchError(
+                f"x is on {x.device} but the head is on {weight.device}; move one of them "
+                f"(x.to({str(weight.device)!r}) or head.to({str(x.device)!r}))"
+            )
+        if x.dtype != weight.dtype:
+            mixable = torch.float64 not in (x.dtype, weight.dtype)
+            if not (mixable and torch.is_autocast_enabled(x.device.type)):
+                autocast = ", or run under torch.autocast" if mixable else ""
+                raise InputTypeError(
+                    f"x has dtype {x.dtype} but the head is {weight.dtype}; cast the input "
+                    f"(x.to({weight.dtype})) or the head (head.to({x.dtype})){autocast}"
+                )
+        return x
 
     @overload
     def forward(self, x: Tensor, *, return_features: Literal[False] = ...) -> Tensor: ...

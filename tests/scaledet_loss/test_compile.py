@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from scaledet_loss import CosineClassifier, ScaleDetLoss
+from scaledet_loss import CosineClassifier, InputShapeError, InputTypeError, ScaleDetLoss
 
 
 @pytest.mark.slow
@@ -40,3 +40,15 @@ def test_compiled_training_step_matches_eager() -> None:
     feats = torch.randn(4, 16, generator=gen)
     full = torch.compile(head, fullgraph=True)
     torch.testing.assert_close(full(feats), head(feats))
+
+
+@pytest.mark.slow
+def test_compiled_head_still_raises_the_input_errors() -> None:
+    torch._dynamo.reset()
+    head = CosineClassifier(8, torch.randn(3, 4))
+    compiled = torch.compile(head)
+    torch.testing.assert_close(compiled(torch.ones(2, 8)), head(torch.ones(2, 8)))
+    with pytest.raises(InputTypeError, match=r"x\.to\(torch\.float32\)"):
+        compiled(torch.ones(2, 8, dtype=torch.float64))
+    with pytest.raises(InputShapeError, match=r"\(N, 8\)"):
+        compiled(torch.ones(2, 7))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from scaledet_loss import (
     CosineClassifier,
+    DeviceMismatchError,
     InputShapeError,
+    InputTypeError,
     ScaleDetLoss,
+    ScaleDetLossError,
     cosine_logits,
     hard_label_loss,
 )
@@ -65,3 +69,75 @@ def test_loss_from_projected_features_equals_bce_on_head_logits() -> None:
     loss = criterion(head.embed(x), y)
     loss.backward()
     assert head.proj.weight.grad is not None and torch.isfinite(head.proj.weight.grad).all()
+
+
+@pytest.mark.parametrize(
+    ("in_features", "error", "match"),
+    [
+        (0, ScaleDetLossError, r"^in_features .*positive int \(>= 1\), got 0"),
+        (-1, ScaleDetLossError, r"^in_features .*positive int \(>= 1\), got -1"),
+        (True, InputTypeError, r"^in_features .*positive int, got True"),
+        (12.0, InputTypeError, r"^in_features .*positive int, got 12\.0"),
+        ("12", InputTypeError, r"^in_features .*positive int, got '12'"),
+        (None, InputTypeError, r"^in_features .*positive int, got None"),
+    ],
+)
+def test_bad_in_features(in_features: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        CosineClassifier(in_features, torch.randn(3, 4))  # type: ignore[arg-type]
+
+
+def test_numpy_int_in_features_and_bad_embedding_sizes() -> None:
+    assert CosineClassifier(np.int64(6), torch.randn(3, 4)).in_features == 6  # type: ignore[arg-type]
+    with pytest.raises(InputShapeError, match=r"^embeddings .*n, dim >= 1, got \(0, 4\)"):
+        CosineClassifier(6, torch.randn(0, 4))
+    with pytest.raises(InputShapeError, match=r"^embeddings .*n, dim >= 1, got \(3, 0\)"):
+        CosineClassifier(6, torch.randn(3, 0))
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (
+            torch.randn(2, 8, dtype=torch.float64),
+            InputTypeError,
+            r"^x has dtype torch\.float64 but the head is torch\.float32; cast the input "
+            r"\(x\.to\(torch\.float32\)\) or the head \(head\.to\(torch\.float64\)\)$",
+        ),
+        (
+            torch.randn(2, 8, dtype=torch.float16),
+            InputTypeError,
+            r"^x has dtype torch\.float16 .*or run under torch\.autocast$",
+        ),
+        (torch.ones(2, 8, dtype=torch.long), InputTypeError, r"^x must be a floating-point"),
+        (torch.ones(2, 8, dtype=torch.int32), InputTypeError, r"got torch\.int32"),
+        (torch.ones(2, 8, dtype=torch.bool), InputTypeError, r"^x must be a floating-point"),
+        (torch.randn(2, 8).tolist(), InputTypeError, r"^x must be a torch\.Tensor of shape"),
+        (torch.randn(2, 7), InputShapeError, r"^x must have shape \(N, in_features\) = \(N, 8\)"),
+        (torch.randn(8), InputShapeError, r"^x must have shape .*got \(8,\)"),
+        (torch.randn(2, 8, device="meta"), DeviceMismatchError, r"^x is on meta but the head"),
+    ],
+)
+def test_bad_inputs_to_the_head(x: object, error: type, match: str) -> None:
+    head = CosineClassifier(8, torch.randn(3, 4))
+    with pytest.raises(error, match=match):
+        head(x)
+    with pytest.raises(error, match=match):
+        head.embed(x)  # type: ignore[arg-type]
+
+
+def test_dtype_fixes_named_in_the_message_work() -> None:
+    head = CosineClassifier(8, torch.randn(3, 4))
+    x = torch.randn(2, 8, dtype=torch.float64)
+    assert head(x.float()).dtype == torch.float32
+    assert head.double()(x).dtype == torch.float64
+    with pytest.raises(InputTypeError, match=r"head \(head\.to\(torch\.float32\)\)"):
+        head(x.float())
+
+
+def test_mixed_dtypes_are_accepted_under_autocast_except_float64() -> None:
+    head = CosineClassifier(8, torch.randn(3, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert head(torch.randn(2, 8, dtype=torch.float16)).shape == (2, 3)
+        with pytest.raises(InputTypeError, match="float64"):
+            head(torch.randn(2, 8, dtype=torch.float64))
