@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import time
@@ -24,6 +23,7 @@ import numpy as np
 from scaledet_labels._version import __version__
 from scaledet_labels.bundle.container import LabelSpaceBundle
 from scaledet_labels.bundle.io import arrays_hash
+from scaledet_labels.bundle.manifest import bundle_identity
 from scaledet_labels.bundle.similarity import (
     NORMALIZATIONS,
     Normalization,
@@ -100,11 +100,6 @@ def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -
     if (norms == 0).any():
         raise BundleError(f"{label}: row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is zero")
     return array / norms
-
-
-def _identity(parts: Mapping[str, Any]) -> str:
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def build_label_space(
@@ -228,19 +223,8 @@ def build_label_space(
         raise BundleError("nothing to embed")
 
     matrix = label_similarity(embeddings, normalization=similarity, topk=topk, dtype=dtype)
-    identity = {
-        "label_space": space.content_hash(),
-        "encoder": encoder_record.get("fingerprint"),
-        "templates": used_templates,
-        "synonyms": synonyms,
-        "prompts": prompts_identity,
-        "recipe": RECIPE,
-        "precomputed": hashes,
-        "similarity": [similarity, topk, dtype],
-    }
     manifest: dict[str, Any] = {
         "library_version": __version__,
-        "identity": _identity(identity),
         "n_labels": n,
         "dim": int(embeddings.shape[1]),
         "datasets": [
@@ -250,6 +234,7 @@ def build_label_space(
         "templates": used_templates,
         "template_set": template_set,
         "synonyms": synonyms,
+        "prompts_identity": prompts_identity,
         "recipe": RECIPE,
         "precomputed": hashes,
         "similarity": {"normalization": similarity, "topk": topk, "dtype": dtype},
@@ -257,4 +242,5 @@ def build_label_space(
         "arrays_hash": arrays_hash(embeddings, matrix),
         "stats": stats | {"seconds": round(time.perf_counter() - started, 3)},
     }
+    manifest["identity"] = bundle_identity(manifest)
     return LabelSpaceBundle(space, embeddings, matrix, manifest)

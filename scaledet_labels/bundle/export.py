@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from scaledet_labels.bundle.files import atomic_write, safe_file_stem
 from scaledet_labels.bundle.io import labels_table
 from scaledet_labels.errors import BundleError
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from scaledet_labels.bundle.container import LabelSpaceBundle
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "export_bundle"]
@@ -69,7 +73,7 @@ def export_bundle(
     space = bundle.label_space
     if dataset is not None:
         space.dataset_index(dataset)  # raises for an unknown dataset
-    stem = dataset or "+".join(space.datasets)
+    stem = safe_file_stem(dataset or "+".join(space.datasets))
     defaults = {
         "detic": f"{stem}_clip.npy",
         "openclip": f"{stem}_zeroshot.safetensors",
@@ -84,50 +88,72 @@ def export_bundle(
     indices = space.indices(dataset) if dataset is not None else np.arange(len(space))
     rows = np.ascontiguousarray(bundle.embeddings[indices], dtype=np.float32)
 
-    written: list[Path] = []
+    planned: list[tuple[Path, Callable[[Path], None]]] = []
 
-    def claim(file: Path, suffixes: tuple[str, ...]) -> Path:
+    def claim(file: Path, suffixes: tuple[str, ...], write: Callable[[Path], None]) -> Path:
         if file.suffix.lower() not in suffixes:
             raise BundleError(f"{file}: the {format} export writes {' or '.join(suffixes)} files")
         if file.exists() and not overwrite:
-            raise BundleError(f"{file}: already exists")
-        written.append(file)
+            raise BundleError(f"{file}: already exists; pass overwrite=True")
+        planned.append((file, write))
         return file
 
     if format == "detic":
-        np.save(claim(target, (".npy",)), rows, allow_pickle=False)
+        claim(target, (".npy",), lambda p: _save_npy(p, rows))
     elif format == "openclip":
-        file = claim(target, (".safetensors", ".npy"))
         columns = np.ascontiguousarray(rows.T)
-        if file.suffix.lower() == ".npy":
-            np.save(file, columns, allow_pickle=False)
+        if target.suffix.lower() == ".npy":
+            claim(target, (".npy", ".safetensors"), lambda p: _save_npy(p, columns))
         else:
             from safetensors.numpy import save_file
 
-            save_file({"zero_shot_classifier": columns}, str(file))
+            claim(
+                target,
+                (".safetensors", ".npy"),
+                lambda p: save_file({"zero_shot_classifier": columns}, str(p)),
+            )
     elif format == "yoloworld":
-        file = claim(target, (".npy",))
-        np.save(file, rows, allow_pickle=False)
-        names_file = claim(file.with_name(file.stem + ".names.json"), (".json",))
+        file = claim(target, (".npy",), lambda p: _save_npy(p, rows))
         names = [space[int(u)].clean_name for u in indices]
-        names_file.write_text(json.dumps(names, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        text = json.dumps(names, ensure_ascii=False, indent=1) + "\n"
+        claim(
+            file.with_name(file.stem + ".names.json"),
+            (".json",),
+            lambda p: _save_text(p, text),
+        )
     elif format == "csv":
-        labels_table(space).iloc[indices].to_csv(claim(target, (".csv",)), index=False)
+        table = labels_table(space).iloc[indices]
+        claim(target, (".csv",), lambda p: table.to_csv(p, index=False))
     else:
         _export_similarity(bundle, target, claim)
-    return written
+    for file, write in planned:  # every name is checked before anything is written
+        atomic_write(file, write)
+    return [file for file, _ in planned]
+
+
+def _save_text(path: Path, text: str) -> None:
+    path.write_text(text, "utf-8")
+
+
+def _save_npy(path: Path, array: npt.NDArray[Any]) -> None:
+    with open(path, "wb") as handle:  # a file object: np.save adds no ".npy" suffix
+        np.save(handle, array, allow_pickle=False)
 
 
 def _export_similarity(bundle: LabelSpaceBundle, target: Path, claim: Any) -> None:
     if bundle.is_sparse:
         csr: Any = bundle.similarity
-        file = claim(target, (".npz",))
-        np.savez(
-            file,
-            data=csr.data,
-            indices=csr.indices,
-            indptr=csr.indptr,
-            shape=np.array(csr.shape, dtype=np.int64),
-        )
+
+        def write_csr(path: Path) -> None:
+            with open(path, "wb") as handle:
+                np.savez(
+                    handle,
+                    data=csr.data,
+                    indices=csr.indices,
+                    indptr=csr.indptr,
+                    shape=np.array(csr.shape, dtype=np.int64),
+                )
+
+        claim(target, (".npz",), write_csr)
     else:
-        np.save(claim(target, (".npy",)), np.asarray(bundle.similarity), allow_pickle=False)
+        claim(target, (".npy",), lambda p: _save_npy(p, np.asarray(bundle.similarity)))

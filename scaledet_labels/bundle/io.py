@@ -1,39 +1,59 @@
-"""A bundle's files: writing a bundle directory atomically, reading and verifying one.
+"""A bundle's files: writing a bundle directory safely, reading and verifying one.
 
 A bundle is a directory::
 
-    manifest.json           what was built and how (encoder, templates, recipe, hashes)
-    labels.json             the label space (LabelSpace.to_json)
-    labels.csv              the same labels as a table, for people
-    embeddings.safetensors  "embeddings": (n, D) float32 unit rows, unified order
-    similarity.safetensors  "similarity": dense (n, n)   -- or --
-    similarity.npz          top-k CSR (data, indices, indptr, shape), no pickle
+    manifest.json                      what the bundle means (see bundle.manifest), sealed
+    embeddings.<sha>.safetensors       "embeddings": (n, D) float32 unit rows, unified order
+    similarity.<sha>.safetensors       "similarity": dense (n, n)   -- or --
+    similarity.<sha>.npz               top-k CSR (data, indices, indptr, shape), no pickle
+    labels.<sha>.json                  the label space (LabelSpace.to_json)
+    labels.<sha>.csv                   the same labels as a table, for people
+    .lock                              serialises writers (readers never take it)
 
-:func:`read_bundle` checks the schema, every file's SHA-256 and every shape, and refuses a
-tampered or mismatched bundle. :func:`write_bundle` writes to a temporary directory beside
-the target and renames it into place, so an interrupted save never leaves a half bundle
-under the final name. Reading imports neither torch nor transformers.
+Data files are immutable and named by their content (``<sha>`` = the first 16 hex digits
+of their SHA-256); the manifest names them. A save writes the new data files beside the
+old ones, then replaces ``manifest.json`` in one atomic ``os.replace``, then removes the
+files no manifest names any more. Hence:
 
-This module knows files, not the :class:`~scaledet_labels.LabelSpaceBundle` class, which
-calls it from :meth:`~scaledet_labels.LabelSpaceBundle.save` and
-:func:`~scaledet_labels.load_bundle`.
+* a reader of the path sees the complete old bundle or the complete new one, never a mix
+  (a reader that read the old manifest just before the swap retries with the new one);
+* a save killed at any point leaves the old bundle (or, after the swap, the new one) at
+  the path, never nothing; what it had written is removed by the next save;
+* concurrent saves to one path are serialised by a lock on ``.lock`` (``fcntl.flock``):
+  they all succeed, one after another, and the last one's bundle is what remains;
+* files and directories get ordinary modes under the user's umask;
+* a symlinked path is followed: the bundle it points to is updated.
+
+:func:`read_bundle` validates the manifest's schema and seal, every file's SHA-256 (with
+``verify=True``), every shape and dtype against the manifest, and refuses NaN or infinite
+values. Reading imports neither torch nor transformers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scaledet_labels.bundle.files import atomic_write, ensure_mode, fsync_dir, temp_name
+from scaledet_labels.bundle.manifest import (
+    MANIFEST,
+    bundle_identity,
+    seal,
+    validate,
+    verify_seal,
+)
 from scaledet_labels.digests import sha256_file
-from scaledet_labels.errors import BundleError
+from scaledet_labels.errors import BundleError, LabelSpaceError
 from scaledet_labels.vocab.label_space import LabelSpace
 
 if TYPE_CHECKING:
@@ -49,14 +69,24 @@ __all__ = [
     "write_bundle",
 ]
 
+logger = logging.getLogger(__name__)
+
 BUNDLE_SCHEMA = "scaledet-labels/bundle"
-BUNDLE_VERSION = 1
-MANIFEST = "manifest.json"
-_LABELS = "labels.json"
-_TABLE = "labels.csv"
-_EMBEDDINGS = "embeddings.safetensors"
-_DENSE = "similarity.safetensors"
-_SPARSE = "similarity.npz"
+BUNDLE_VERSION = 2
+_LOCK = ".lock"
+#: Names this package writes inside a bundle directory (anything else is left alone).
+_OURS = re.compile(
+    r"^(manifest\.json|\.lock|\..*\.tmp-\d+-[0-9a-f]+"
+    r"|(embeddings|similarity|labels)(\.[0-9a-f]{16})?\.(safetensors|npz|json|csv))$"
+)
+_READ_ATTEMPTS = 5
+#: A step of a save, for tests that inject a crash between any two of them.
+_STEP_HOOK: Any = None
+
+
+def _step(name: str) -> None:
+    if _STEP_HOOK is not None:
+        _STEP_HOOK(name)
 
 
 def arrays_hash(embeddings: npt.NDArray[Any], similarity: Any) -> str:
@@ -88,6 +118,93 @@ def labels_table(space: LabelSpace) -> pd.DataFrame:
     return frame
 
 
+# -- writing ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _writer_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory/.lock`` (writers only)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: saves are not serialised
+        yield
+        return
+    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _is_ours(directory: Path) -> bool:
+    """An existing directory a save may write into: a bundle, or an interrupted first save."""
+    if (directory / MANIFEST).is_file():
+        return True
+    return all(_OURS.match(entry.name) for entry in directory.iterdir())
+
+
+def _remove_legacy_copies(target: Path) -> None:
+    """Remove ``.NAME.tmp-*`` / ``.NAME.old-*`` directories left by saves of version 0.1."""
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+        for stale in target.parent.glob(pattern):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write_data_file(directory: Path, role: str, suffix: str, write: Any) -> tuple[str, int, str]:
+    """Write one immutable data file named by its content; returns (name, bytes, sha256)."""
+    tmp = temp_name(directory, f"{role}{suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        digest = sha256_file(tmp)
+        name = f"{role}.{digest[:16]}{suffix}"
+        size = tmp.stat().st_size
+        ensure_mode(tmp)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return name, size, digest
+
+
+def _collect_garbage(directory: Path, keep: set[str]) -> None:
+    """Remove our files that the current manifest does not name (and stale temp files)."""
+    for entry in directory.iterdir():
+        if entry.name in keep or entry.name in (MANIFEST, _LOCK) or not _OURS.match(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            entry.unlink()
+
+
+def _named_by_manifest(directory: Path) -> set[str] | None:
+    try:
+        files = json.loads((directory / MANIFEST).read_text("utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return set(files) if isinstance(files, dict) else None
+
+
+@contextlib.contextmanager
+def _tidy_on_failure(directory: Path, created: bool) -> Iterator[None]:
+    """On an error (not a kill), remove what the failed save wrote.
+
+    The bundle at the path is untouched: a save fails before its manifest replaces the old
+    one, or after, when the new bundle is complete. A first save that created the
+    directory removes it again.
+    """
+    try:
+        yield
+    except BaseException:
+        keep = _named_by_manifest(directory)
+        if keep is not None:
+            _collect_garbage(directory, keep)
+        elif created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
 def write_bundle(
     path: str | os.PathLike[str],
     label_space: LabelSpace,
@@ -97,62 +214,222 @@ def write_bundle(
     *,
     overwrite: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write a bundle directory atomically; returns its path and the manifest written.
+    """Write (or replace) a bundle directory safely; returns its path and the manifest.
+
+    See the module docs for the guarantees.
 
     Raises:
-        BundleError: ``path`` exists and ``overwrite`` is off, or is not a bundle.
+        BundleError: ``path`` holds a bundle and ``overwrite`` is off, or is a file or a
+            directory that is not a bundle.
     """
     from safetensors.numpy import save_file
 
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise BundleError(f"{target}: already exists; pass overwrite=True")
-    if target.exists() and not (target / MANIFEST).exists():
+    directory = target.resolve() if target.is_symlink() else target
+    if directory.exists() and not directory.is_dir():
+        raise BundleError(f"{target}: exists and is not a directory; refusing to replace it")
+    if directory.is_dir() and not _is_ours(directory):
         raise BundleError(f"{target}: exists and is not a bundle; refusing to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        save_file({"embeddings": np.ascontiguousarray(embeddings)}, str(staging / _EMBEDDINGS))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    _remove_legacy_copies(directory)
+    created = False
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory)  # ordinary mode under the umask
+        created = True
+    _step("directory")
+    with _writer_lock(directory), _tidy_on_failure(directory, created):
+        if (directory / MANIFEST).is_file() and not overwrite:
+            raise BundleError(f"{target}: already exists; pass overwrite=True")
+        files: dict[str, dict[str, Any]] = {}
+        roles: dict[str, str] = {}
+
+        def add(role: str, prefix: str, suffix: str, write: Any) -> None:
+            name, size, digest = _write_data_file(directory, prefix, suffix, write)
+            files[name] = {"sha256": digest, "bytes": size}
+            roles[role] = name
+            _step(f"file:{role}")
+
+        add(
+            "embeddings",
+            "embeddings",
+            ".safetensors",
+            lambda p: save_file({"embeddings": np.ascontiguousarray(embeddings)}, str(p)),
+        )
         if isinstance(similarity, np.ndarray):
-            save_file({"similarity": np.ascontiguousarray(similarity)}, str(staging / _DENSE))
-            similarity_file = _DENSE
-        else:
-            np.savez(
-                staging / _SPARSE,
-                data=similarity.data,
-                indices=similarity.indices,
-                indptr=similarity.indptr,
-                shape=np.array(similarity.shape, dtype=np.int64),
+            add(
+                "similarity",
+                "similarity",
+                ".safetensors",
+                lambda p: save_file({"similarity": np.ascontiguousarray(similarity)}, str(p)),
             )
-            similarity_file = _SPARSE
-        label_space.to_json(staging / _LABELS)
-        labels_table(label_space).to_csv(staging / _TABLE, index=False)
-        written = dict(manifest)
-        written["schema"] = BUNDLE_SCHEMA
-        written["version"] = BUNDLE_VERSION
-        written["files"] = {
-            name: {
-                "sha256": sha256_file(staging / name),
-                "bytes": (staging / name).stat().st_size,
-            }
-            for name in (_EMBEDDINGS, similarity_file, _LABELS, _TABLE)
-        }
-        (staging / MANIFEST).write_text(json.dumps(written, indent=1) + "\n", "utf-8")
-        for item in staging.iterdir():
-            with item.open("rb") as handle:
-                os.fsync(handle.fileno())
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            old.rmdir()
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+            def write_csr(p: Path) -> None:
+                with open(p, "wb") as handle:
+                    np.savez(
+                        handle,
+                        data=similarity.data,
+                        indices=similarity.indices,
+                        indptr=similarity.indptr,
+                        shape=np.array(similarity.shape, dtype=np.int64),
+                    )
+
+            add("similarity", "similarity", ".npz", write_csr)
+        add("labels", "labels", ".json", lambda p: label_space.to_json(p))
+        add("table", "labels", ".csv", lambda p: labels_table(label_space).to_csv(p, index=False))
+        body = {k: v for k, v in manifest.items() if k not in ("digests", "manifest_sha256")}
+        body.update(
+            schema=BUNDLE_SCHEMA,
+            version=BUNDLE_VERSION,
+            files=files,
+            roles=roles,
+        )
+        written = seal(body)
+        text = json.dumps(written, indent=1, ensure_ascii=False) + "\n"
+        fsync_dir(directory)
+        _step("manifest:before")
+        atomic_write(directory / MANIFEST, lambda p: _write_text(p, text))
+        fsync_dir(directory)
+        _step("manifest:after")
+        _collect_garbage(directory, set(files))
     return target, written
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, "utf-8")
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _read_manifest(root: Path) -> tuple[bytes, dict[str, Any]]:
+    file = root / MANIFEST
+    if not file.is_file():
+        raise BundleError(f"{root}: not a bundle directory (no {MANIFEST})")
+    raw = file.read_bytes()
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{file}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
+        raise BundleError(f"{root}: not a scaledet-labels bundle (schema mismatch)")
+    version = manifest.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > BUNDLE_VERSION:
+        raise BundleError(
+            f"{root}: bundle version {version!r} is newer than this library reads "
+            f"({BUNDLE_VERSION}); upgrade scaledet-labels"
+        )
+    validate(manifest, str(root))
+    if version >= 2 or "manifest_sha256" in manifest or "digests" in manifest:
+        verify_seal(manifest, str(root))
+        if bundle_identity(manifest) != manifest["identity"]:
+            raise BundleError(
+                f"{file}: 'identity' does not match the labels, encoder, templates and "
+                "options it names; rebuild the bundle"
+            )
+    else:
+        logger.warning(
+            "%s was written by scaledet-labels 0.1, before manifests were sealed: edits to "
+            "its manifest cannot be detected; rebuild it to protect it",
+            root,
+        )
+    return raw, manifest
+
+
+def _role_file(manifest: Mapping[str, Any], role: str, root: Path) -> str:
+    roles = manifest.get("roles")
+    if isinstance(roles, dict):
+        name = roles.get(role)
+        if not isinstance(name, str) or name not in manifest["files"]:
+            raise BundleError(f"{root}/{MANIFEST}: 'roles.{role}' names no listed file")
+        return name
+    legacy = {  # version 1 bundles: fixed names
+        "embeddings": ("embeddings.safetensors",),
+        "similarity": ("similarity.npz", "similarity.safetensors"),
+        "labels": ("labels.json",),
+        "table": ("labels.csv",),
+    }[role]
+    for name in legacy:
+        if name in manifest["files"]:
+            return name
+    raise BundleError(f"{root}/{MANIFEST}: lists no {role} file")
+
+
+def _load_arrays(
+    root: Path, manifest: Mapping[str, Any], verify: bool
+) -> tuple[LabelSpace, npt.NDArray[np.float32], Any]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    for name, info in manifest["files"].items():
+        file = root / name
+        if not file.is_file():
+            raise FileNotFoundError(f"{root}: missing file {name}")
+        if verify and sha256_file(file) != info["sha256"]:
+            raise _Mismatch(
+                f"{file}: content does not match the manifest's SHA-256 (modified or "
+                "corrupted); rebuild the bundle"
+            )
+    try:
+        space = LabelSpace.from_json(root / _role_file(manifest, "labels", root))
+        embeddings = load_file(str(root / _role_file(manifest, "embeddings", root)))["embeddings"]
+        sim_name = _role_file(manifest, "similarity", root)
+        if sim_name.endswith(".npz"):
+            import scipy.sparse
+
+            with np.load(root / sim_name, allow_pickle=False) as npz:
+                shape = tuple(int(v) for v in npz["shape"])
+                similarity: Any = scipy.sparse.csr_matrix(
+                    (npz["data"], npz["indices"], npz["indptr"]), shape=shape
+                )
+        else:
+            similarity = load_file(str(root / sim_name))["similarity"]
+    except FileNotFoundError:
+        raise
+    except (KeyError, ValueError, OSError, SafetensorError, LabelSpaceError) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(f"{root}: unreadable bundle ({exc})") from None
+    return space, embeddings, similarity
+
+
+class _Mismatch(BundleError):
+    """A file does not match the manifest (maybe replaced by a concurrent save)."""
+
+
+def _check_contents(
+    root: Path, manifest: Mapping[str, Any], space: LabelSpace, embeddings: Any, similarity: Any
+) -> None:
+    where = f"{root}/{MANIFEST}"
+    n, dim = manifest["n_labels"], manifest["dim"]
+    if len(space) != n or embeddings.ndim != 2 or embeddings.shape != (n, dim):
+        raise BundleError(
+            f"{root}: manifest says {n} x {dim}, files hold {len(space)} labels x "
+            f"{embeddings.shape[-1] if embeddings.ndim else '?'}"
+        )
+    if embeddings.dtype != np.float32:
+        raise BundleError(f"{root}: embeddings are {embeddings.dtype}, expected float32")
+    sim = manifest["similarity"]
+    sparse = not isinstance(similarity, np.ndarray)
+    if tuple(similarity.shape) != (n, n):
+        raise BundleError(f"{root}: similarity has shape {similarity.shape}, expected ({n}, {n})")
+    if sparse != bool(sim["topk"]):
+        raise BundleError(
+            f"{where}: 'similarity.topk' is {sim['topk']!r} but the file holds a "
+            f"{'sparse' if sparse else 'dense'} matrix"
+        )
+    values = similarity.data if sparse else similarity
+    if str(values.dtype) != sim["dtype"]:
+        raise BundleError(
+            f"{where}: 'similarity.dtype' is {sim['dtype']!r} but the file holds {values.dtype}"
+        )
+    if not np.isfinite(embeddings).all():
+        raise BundleError(f"{root}: embeddings contain NaN or infinite values")
+    if not np.isfinite(values).all():
+        raise BundleError(f"{root}: the similarity contains NaN or infinite values")
+    if space.content_hash() != manifest["label_space_hash"]:
+        raise BundleError(f"{where}: 'label_space_hash' does not match the labels file")
+    datasets = [(d["name"], d["count"]) for d in manifest["datasets"]]
+    if datasets != [(v.name, len(v)) for v in space.vocabularies]:
+        raise BundleError(f"{where}: 'datasets' does not match the labels file")
 
 
 def read_bundle(
@@ -160,67 +437,30 @@ def read_bundle(
 ) -> tuple[LabelSpace, npt.NDArray[np.float32], Any, dict[str, Any]]:
     """Read and check a bundle directory: ``(label_space, embeddings, similarity, manifest)``.
 
+    Args:
+        path: The bundle directory.
+        verify: Hash every data file and compare with the manifest (default). The
+            manifest's schema, seal and identity, shapes, dtypes and finiteness are
+            always checked.
+
     Raises:
-        BundleError: Missing or malformed files, a hash or shape mismatch, or a newer
-            schema version.
+        BundleError: Missing or malformed files, an edited manifest, a hash, shape or
+            dtype mismatch, non-finite values, or a newer schema version.
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     root = Path(path)
-    if not (root / MANIFEST).is_file():
-        raise BundleError(f"{root}: not a bundle directory (no {MANIFEST})")
-    try:
-        manifest = json.loads((root / MANIFEST).read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{root / MANIFEST}: unreadable manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
-        raise BundleError(f"{root}: not a scaledet-labels bundle (schema mismatch)")
-    version = manifest.get("version")
-    if not isinstance(version, int) or version > BUNDLE_VERSION:
-        raise BundleError(
-            f"{root}: bundle version {version!r} is newer than this library reads "
-            f"({BUNDLE_VERSION}); upgrade scaledet-labels"
-        )
-    files = manifest.get("files")
-    if not isinstance(files, dict) or _EMBEDDINGS not in files or _LABELS not in files:
-        raise BundleError(f"{root}: manifest lists no bundle files")
-    for name, info in files.items():
-        file = root / name
-        if not file.is_file():
-            raise BundleError(f"{root}: missing file {name}")
-        if verify and sha256_file(file) != info.get("sha256"):
-            raise BundleError(
-                f"{file}: content does not match the manifest's SHA-256 (modified or "
-                "corrupted); rebuild the bundle"
-            )
-    try:
-        space = LabelSpace.from_json(root / _LABELS)
-        embeddings = load_file(str(root / _EMBEDDINGS))["embeddings"]
-        if _SPARSE in files:
-            import scipy.sparse
-
-            with np.load(root / _SPARSE, allow_pickle=False) as npz:
-                shape = tuple(int(v) for v in npz["shape"])
-                similarity: Any = scipy.sparse.csr_matrix(
-                    (npz["data"], npz["indices"], npz["indptr"]), shape=shape
-                )
-        elif _DENSE in files:
-            similarity = load_file(str(root / _DENSE))["similarity"]
-        else:
-            raise BundleError(f"{root}: manifest lists no similarity file")
-    except (KeyError, ValueError, OSError, SafetensorError) as exc:
-        if isinstance(exc, BundleError):
-            raise
-        raise BundleError(f"{root}: unreadable bundle ({exc})") from None
-    expected = manifest.get("arrays_hash")
-    if verify and expected and arrays_hash(embeddings, similarity) != expected:
+    for attempt in range(_READ_ATTEMPTS):
+        raw, manifest = _read_manifest(root)
+        try:
+            space, embeddings, similarity = _load_arrays(root, manifest, verify)
+        except (FileNotFoundError, _Mismatch) as exc:
+            # A save may have replaced the bundle between reading the manifest and its
+            # files: read again if the manifest changed, else the bundle is damaged.
+            changed = (root / MANIFEST).is_file() and (root / MANIFEST).read_bytes() != raw
+            if changed and attempt < _READ_ATTEMPTS - 1:
+                continue
+            raise BundleError(str(exc).splitlines()[0]) from None
+        break
+    if verify and manifest.get("arrays_hash") != arrays_hash(embeddings, similarity):
         raise BundleError(f"{root}: arrays do not match the manifest's content hash")
-    if manifest.get("n_labels") not in (None, len(space)) or (
-        manifest.get("dim") not in (None, embeddings.shape[-1])
-    ):
-        raise BundleError(
-            f"{root}: manifest says {manifest.get('n_labels')} x {manifest.get('dim')}, files "
-            f"hold {len(space)} labels x {embeddings.shape[-1]}"
-        )
+    _check_contents(root, manifest, space, embeddings, similarity)
     return space, embeddings, similarity, manifest

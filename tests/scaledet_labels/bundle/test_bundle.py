@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,11 @@ import scipy.sparse
 from scaledet_labels import LabelSpace
 from scaledet_labels.bundle import BundleError, LabelSpaceBundle, load_bundle
 from scaledet_labels.bundle.build import build_label_space, load_precomputed
+
+
+def _file(out: Path, role: str) -> Path:
+    """The data file of ``role`` (embeddings, similarity, labels, table) in a saved bundle."""
+    return out / json.loads((out / "manifest.json").read_text())["roles"][role]
 
 
 def _unit(n: int, d: int, seed: int) -> np.ndarray:
@@ -63,13 +69,9 @@ def test_identity_ignores_paths_but_tracks_numbers(space: LabelSpace, tmp_path: 
 def test_save_load_round_trip_dense(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
     out = bundle.save(tmp_path / "bundle")
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "embeddings.safetensors",
-        "labels.csv",
-        "labels.json",
-        "manifest.json",
-        "similarity.safetensors",
-    ]
+    pattern = r"(embeddings|labels|similarity)\.[0-9a-f]{16}\.(safetensors|json|csv)"
+    assert names[0] == ".lock" and names[4] == "manifest.json", names
+    assert len(names) == 6 and all(re.fullmatch(pattern, n) for n in names[1:4] + names[5:])
     again = load_bundle(out)
     np.testing.assert_array_equal(again.embeddings, bundle.embeddings)
     np.testing.assert_array_equal(again.similarity, bundle.similarity)
@@ -82,7 +84,8 @@ def test_save_load_round_trip_topk(space: LabelSpace, tmp_path: Path) -> None:
     built = build_label_space(space, precomputed={"a": emb[:3], "b": emb[3:]}, topk=2)
     assert isinstance(built.similarity, scipy.sparse.csr_matrix)
     out = built.save(tmp_path / "sparse")
-    assert (out / "similarity.npz").exists() and not (out / "similarity.safetensors").exists()
+    assert _file(out, "similarity").suffix == ".npz"
+    assert not list(out.glob("similarity*.safetensors"))
     again = load_bundle(out)
     assert again.is_sparse
     np.testing.assert_array_equal(again.similarity.toarray(), built.similarity.toarray())
@@ -94,7 +97,7 @@ def test_load_does_not_import_torch(bundle: LabelSpaceBundle, tmp_path: Path) ->
 
     out = bundle.save(tmp_path / "b")
     code = (
-        "import sys; import scaledet_labels as s; b = s.load(sys.argv[1]); "
+        "import sys; import scaledet_labels as s; b = s.load_bundle(sys.argv[1]); "
         "assert b.classifier('a').shape == (3, 8); "
         "bad = [m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules]; "
         "assert not bad, bad"
@@ -104,7 +107,7 @@ def test_load_does_not_import_torch(bundle: LabelSpaceBundle, tmp_path: Path) ->
 
 def test_tampered_file_is_refused(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
     out = bundle.save(tmp_path / "b")
-    path = out / "embeddings.safetensors"
+    path = _file(out, "embeddings")
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -114,9 +117,9 @@ def test_tampered_file_is_refused(bundle: LabelSpaceBundle, tmp_path: Path) -> N
 
 def test_tampered_labels_are_refused(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
     out = bundle.save(tmp_path / "b")
-    labels = out / "labels.json"
+    labels = _file(out, "labels")
     labels.write_text(labels.read_text().replace('"kitty"', '"kitten"'))
-    with pytest.raises(BundleError, match=r"labels\.json"):
+    with pytest.raises(BundleError, match=r"labels\.[0-9a-f]{16}\.json"):
         load_bundle(out)
 
 
@@ -125,7 +128,7 @@ def test_mismatched_manifest_is_refused(bundle: LabelSpaceBundle, tmp_path: Path
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["n_labels"] = 6
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="manifest says 6"):
+    with pytest.raises(BundleError, match="'n_labels' was changed"):
         load_bundle(out)
 
 
@@ -136,8 +139,8 @@ def test_missing_file_newer_version_and_non_bundle(
         load_bundle(tmp_path)
     out = bundle.save(tmp_path / "b")
     manifest = json.loads((out / "manifest.json").read_text())
-    (out / "labels.csv").unlink()
-    with pytest.raises(BundleError, match=r"missing file labels\.csv"):
+    _file(out, "table").unlink()
+    with pytest.raises(BundleError, match=r"missing file labels\.[0-9a-f]{16}\.csv"):
         load_bundle(out)
     manifest["version"] = 99
     (out / "manifest.json").write_text(json.dumps(manifest))

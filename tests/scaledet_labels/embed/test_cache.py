@@ -360,6 +360,46 @@ def test_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
         PromptCache(tmp_path)
 
 
+def _unusable_cache(directory: Path, kind: str) -> None:
+    if kind == "directory at the file's path":
+        (directory / DB_FILENAME).mkdir(parents=True)
+    else:  # a cache written by a newer scaledet-labels
+        PromptCache(directory).close()
+        with sqlite3.connect(directory / DB_FILENAME) as db:
+            db.execute("PRAGMA user_version = 99")
+
+
+UNUSABLE = ["directory at the file's path", "newer schema"]
+
+
+@pytest.mark.parametrize("kind", UNUSABLE)
+def test_unusable_default_cache_warns_and_the_build_continues(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    """docs/embeddings.md: the default cache never stops a build; nothing is destroyed."""
+    _unusable_cache(tmp_path, kind)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setenv("SCALEDET_CACHE", str(tmp_path))
+    encoder, seen = counting_encoder()
+    with caplog.at_level(logging.WARNING):
+        result = embed_labels(["cat", "dog"], encoder, templates="photo")
+    assert result.stats.cache_path is None and len(seen) == 2
+    assert "continuing without the cache" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("kind", UNUSABLE)
+def test_unusable_explicit_cache_is_an_error(tmp_path: Path, kind: str) -> None:
+    _unusable_cache(tmp_path, kind)
+    encoder, seen = counting_encoder()
+    with pytest.raises(CacheError, match="newer|cannot open"):
+        embed_labels(["cat"], encoder, templates="photo", cache=tmp_path)
+    assert seen == []
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, -1])
 def test_damaged_pages_never_give_wrong_vectors(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, seed: int
