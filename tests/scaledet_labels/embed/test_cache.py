@@ -395,7 +395,7 @@ def test_unusable_default_cache_warns_and_the_build_continues(
 def test_unusable_explicit_cache_is_an_error(tmp_path: Path, kind: str) -> None:
     _unusable_cache(tmp_path, kind)
     encoder, seen = counting_encoder()
-    with pytest.raises(CacheError, match="newer|cannot open"):
+    with pytest.raises(CacheError, match=r"newer|cannot open"):
         embed_labels(["cat"], encoder, templates="photo", cache=tmp_path)
     assert seen == []
 
