@@ -75,6 +75,11 @@ STEPS: tuple[Step, ...] = (
         ("benchmarks/bench_similarity.py", "--repeat", "3"),
     ),
     Step(
+        "reliability",
+        "Bundle crash, concurrency and manifest-edit drills; save time (#11)",
+        ("benchmarks/bench_reliability.py", "--json", "{out}/reliability.json"),
+    ),
+    Step(
         "loss",
         "Loss time and memory against plain BCE and a naive implementation (#5)",
         ("benchmarks/bench_loss.py", "--repeats", "7", "--out", "{out}/loss.md"),
