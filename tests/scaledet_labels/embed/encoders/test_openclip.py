@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +194,244 @@ def test_row_plan_shares_prefixes() -> None:
         assert row.width == sum(seg.width for seg in row.segments) <= 24
     assert sum(r.width for r in rows) < sum(map(len, ids))  # prefixes are shared
     assert [r.width for r in rows] == sorted((r.width for r in rows), reverse=True)
+
+
+# -- loading through open_clip's own API ------------------------------------------------------
+RANDOM_INIT = ("No pretrained weights loaded", "initialized randomly")
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+TINY_CFG: dict[str, Any] = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
+
+
+def random_init_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if any(s in r.getMessage() for s in RANDOM_INIT)]
+
+
+def make_snapshot(cache: Path, repo_id: str, files: dict[str, Path | bytes]) -> Path:
+    """A hub-cache snapshot of ``repo_id`` (files hard-linked or written; main ref set)."""
+    repo_dir = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo_dir / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    for name, data in files.items():
+        if isinstance(data, Path):
+            (snapshot / name).hardlink_to(data)
+        else:
+            (snapshot / name).write_bytes(data)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(COMMIT)
+    return snapshot
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty fake Hugging Face cache; offline as huggingface_hub reads HF_HUB_OFFLINE=1."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    return cache
+
+
+@pytest.fixture
+def no_network(hub: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Online mode, but the hub endpoint refuses connections (as a missing network does)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    return hub
+
+
+@pytest.fixture(scope="module")
+def vit_b32_file(vit_b32: tuple[Any, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The random ViT-B-32's full state dict, as a tag's open_clip_model.safetensors."""
+    from safetensors.torch import save_file
+
+    model, _ = vit_b32
+    path = tmp_path_factory.mktemp("tag") / "open_clip_model.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_openclip_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """A random tiny CLIP as an open_clip model directory (config + safetensors)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    model = open_clip.CLIP(**TINY_CFG).eval()
+    directory = tmp_path_factory.mktemp("tiny-openclip")
+    config = {"model_cfg": TINY_CFG, "preprocess_cfg": {}}
+    (directory / "open_clip_config.json").write_text(json.dumps(config))
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / "open_clip_model.safetensors"))
+    return model, directory
+
+
+@pytest.mark.parametrize("kind", ["text-only safetensors", "full .pt"])
+def test_checkpoint_load_logs_no_random_init(
+    small_checkpoint: tuple[Any, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    model, path = small_checkpoint
+    if kind == "full .pt":
+        path = tmp_path / "full.pt"
+        torch.save(model.state_dict(), path)
+    with caplog.at_level(logging.INFO):
+        enc = OpenCLIPEncoder("ViT-S-32-alt", checkpoint=path, device="cpu")
+        out = enc.encode(["a dog"])
+    assert not random_init_logged(caplog)
+    assert any("open_clip" in r.pathname for r in caplog.records)  # open_clip's log is seen
+    ref = model.encode_text(open_clip.get_tokenizer("ViT-S-32-alt")(["a dog"])).detach().numpy()
+    assert np.abs(out - ref).max() < 1e-5
+    assert not hasattr(enc._model, "visual")  # the image tower is dropped
+
+
+def test_open_clip_reads_torch_files_with_weights_only(
+    small_checkpoint: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """open_clip 3.x's loader passes weights_only=True to every torch.load it makes."""
+    from safetensors.torch import load_file
+
+    _, path = small_checkpoint
+    pt = tmp_path / "text.bin"
+    torch.save(load_file(str(path)), pt)
+    calls: list[dict[str, Any]] = []
+    real_load = torch.load
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    OpenCLIPEncoder("ViT-S-32-alt", checkpoint=pt, device="cpu").encode(["a"])
+    assert calls and all(kw.get("weights_only") is True for kw in calls)
+
+
+def test_pretrained_tag_from_hub_cache(
+    vit_b32: tuple[Any, Any],
+    vit_b32_file: Path,
+    hub: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tag's weights found with try_to_load_from_cache, loaded by open_clip.create_model."""
+    model, tokenizer = vit_b32
+    make_snapshot(hub, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", {vit_b32_file.name: vit_b32_file})
+    enc = OpenCLIPEncoder("ViT-B-32", pretrained="laion2b_s34b_b79k", device="cpu")
+    with caplog.at_level(logging.INFO):
+        out = enc.encode(["a photo of a dog.", "itap of a kite (bird of prey)."])
+    assert not random_init_logged(caplog)
+    ref = model.encode_text(tokenizer(["a photo of a dog.", "itap of a kite (bird of prey)."]))
+    assert np.abs(out - ref.detach().numpy()).max() < 1e-5
+    assert type(enc._model.transformer.resblocks[0].mlp.gelu).__name__ == "GELU"
+    # the openai tag trained with QuickGELU: open_clip's tag config still applies
+    make_snapshot(hub, "timm/vit_base_patch32_clip_224.openai", {vit_b32_file.name: vit_b32_file})
+    openai = OpenCLIPEncoder("ViT-B-32", pretrained="openai", device="cpu")
+    openai.encode(["a"])
+    assert type(openai._model.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"
+    assert openai.fingerprint != enc.fingerprint
+
+
+def test_pretrained_tag_without_network_fails_fast(no_network: Path) -> None:
+    enc = OpenCLIPEncoder("ViT-B-32", pretrained="laion2b_s34b_b79k", device="cpu")
+    start = time.monotonic()
+    with pytest.raises(ModelNotAvailableError) as info:
+        enc.encode(["a dog"])
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert "cannot be reached" in message and "laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in message
+    assert "download it once" in message and "openclip:ViT-B-32@/path/to/checkpoint" in message
+
+
+def test_hf_hub_schema_from_cache(
+    tiny_openclip_dir: tuple[Any, Path], hub: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model, directory = tiny_openclip_dir
+    files = {p.name: p for p in directory.iterdir()}
+    snapshot = make_snapshot(hub, "me/tiny-openclip", files)
+    enc = OpenCLIPEncoder("hf-hub:me/tiny-openclip", device="cpu")
+    local = OpenCLIPEncoder(f"local-dir:{directory}", device="cpu")
+    assert enc.dim == 16 and enc.fingerprint == local.fingerprint  # identity from the files
+    texts = ["a", "a photo of a dog."]
+    with caplog.at_level(logging.INFO):
+        out = enc.encode(texts)
+    assert not random_init_logged(caplog)
+    assert any(str(snapshot) in r.getMessage() for r in caplog.records)  # open_clip loaded it
+    ref = model.encode_text(open_clip.get_tokenizer("ViT-B-32")(texts)).detach().numpy()
+    assert np.abs(out - ref).max() < 1e-5
+    np.testing.assert_allclose(local.encode(texts), out, atol=1e-6)
+
+
+def test_hub_snapshot_without_weights_is_refused_up_front(
+    tiny_openclip_dir: tuple[Any, Path], hub: Path, tmp_path: Path
+) -> None:
+    _, directory = tiny_openclip_dir
+    config = (directory / "open_clip_config.json").read_bytes()
+    make_snapshot(hub, "me/config-only", {"open_clip_config.json": config})
+    enc = OpenCLIPEncoder("hf-hub:me/config-only", device="cpu")
+    with pytest.raises(ModelNotAvailableError) as info:
+        _ = enc.dim  # before any model is built: the config alone is not enough
+    message = str(info.value)
+    assert "without weights" in message and "HF_HUB_OFFLINE" in message
+    assert "openclip:local-dir:" in message and "hf download me/config-only" in message
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "open_clip_config.json").write_bytes(config)
+    with pytest.raises(ModelNotAvailableError, match="holds no open_clip checkpoint"):
+        _ = OpenCLIPEncoder(f"local-dir:{bare}").fingerprint
+
+
+def test_hf_hub_schema_without_network_fails_fast(no_network: Path) -> None:
+    start = time.monotonic()
+    with pytest.raises(ModelNotAvailableError, match="cannot be reached"):
+        _ = OpenCLIPEncoder("hf-hub:bogus-org/no-such-clip").fingerprint
+    assert time.monotonic() - start < 5
+
+
+def test_cached_hub_fingerprint_stays_light(
+    tiny_openclip_dir: tuple[Any, Path], tmp_path: Path
+) -> None:
+    """A cached hf-hub: model: dim and fingerprint with neither torch nor open_clip."""
+    _, directory = tiny_openclip_dir
+    cache = tmp_path / "hub"
+    make_snapshot(cache, "me/tiny-openclip", {p.name: p for p in directory.iterdir()})
+    code = textwrap.dedent(
+        """
+        import sys
+        from scaledet_labels.embed.encoders import load_encoder
+        enc = load_encoder("openclip:hf-hub:me/tiny-openclip")
+        print(enc.fingerprint, enc.dim)
+        heavy = [m for m in ("torch", "transformers", "open_clip") if m in sys.modules]
+        assert not heavy, heavy
+        """
+    )
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    fingerprint, dim = out.stdout.split()
+    assert fingerprint == OpenCLIPEncoder(f"local-dir:{directory}").fingerprint and dim == "16"
+
+
+def test_unexpected_keys_are_refused(small_checkpoint: tuple[Any, Path], tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    _, path = small_checkpoint
+    state = load_file(str(path))
+    state["head.extra"] = torch.zeros(2)
+    bad = tmp_path / "extra.safetensors"
+    save_file(state, str(bad))
+    with pytest.raises(EncoderError, match=r"does not fit.*unexpected \['head.extra'\]"):
+        OpenCLIPEncoder("ViT-S-32-alt", checkpoint=bad, device="cpu").encode(["a"])
