@@ -22,20 +22,23 @@ Examples:
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from scaledet_labels.embed.encoders.base import ModelNotAvailableError, env_flag
+from scaledet_labels.embed.encoders.base import EncoderError, ModelNotAvailableError, env_flag
 
 __all__ = [
     "HubKind",
     "hf_offline",
     "hub_cache_dir",
     "package_dir",
+    "read_json",
     "resolve_hf_file",
     "resolve_hf_snapshot",
+    "transformers_weight_files",
     "weight_files",
 ]
 
@@ -120,6 +123,35 @@ def weight_files(directory: Path, kind: HubKind = "hf") -> list[Path]:
     """
     found = {p for pattern in _WEIGHT_PATTERNS[kind] for p in directory.glob(pattern)}
     return sorted((p for p in found if p.is_file()), key=lambda p: p.name)
+
+
+def transformers_weight_files(directory: Path) -> list[Path]:
+    """The weight files transformers would load from ``directory`` (safetensors first)."""
+    safetensors = sorted(directory.glob("model*.safetensors"))
+    if safetensors:
+        return safetensors
+    return sorted(directory.glob("pytorch_model*.bin"))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a model file.
+
+    Raises:
+        EncoderError: Unreadable, not JSON, or not an object.
+
+    Examples:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "c.json"; _ = f.write_text('{"embed_dim": 512}')
+        >>> read_json(f)
+        {'embed_dim': 512}
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EncoderError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise EncoderError(f"{path}: expected a JSON object")
+    return data
 
 
 def how_to_supply(repo_id: str, kind: HubKind) -> str:

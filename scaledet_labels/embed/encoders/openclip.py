@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
-import json
 import logging
 import os
 import pickle
@@ -58,6 +57,7 @@ import numpy as np
 
 from scaledet_labels.embed.encoders._hub import (
     package_dir,
+    read_json,
     resolve_hf_file,
     resolve_hf_snapshot,
     weight_files,
@@ -89,27 +89,6 @@ _ALLOWED_MISSING = ("visual.", "logit_scale", "logit_bias")
 #: The start of open_clip's warning for a model created without weights.
 _RANDOM_INIT_NOTICE = "No pretrained weights loaded"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file.
-
-    Raises:
-        EncoderError: Unreadable, not JSON, or not an object.
-
-    Examples:
-        >>> import tempfile
-        >>> f = Path(tempfile.mkdtemp()) / "c.json"; _ = f.write_text('{"embed_dim": 512}')
-        >>> _read_json(f)
-        {'embed_dim': 512}
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EncoderError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise EncoderError(f"{path}: expected a JSON object")
-    return data
 
 
 class _DropRandomInitNotice(logging.Filter):
@@ -298,7 +277,7 @@ class OpenCLIPEncoder(TorchTextEncoder):
         """The architecture's open_clip config (read as JSON, open_clip not imported)."""
         if self._config_cache is None:
             if self._model_name.startswith(("hf-hub:", "local-dir:")):
-                data = _read_json(self._schema_dir() / "open_clip_config.json")
+                data = read_json(self._schema_dir() / "open_clip_config.json")
                 config = data.get("model_cfg")
                 if not isinstance(config, dict):
                     raise EncoderError(
@@ -321,7 +300,7 @@ class OpenCLIPEncoder(TorchTextEncoder):
                         f"unknown open_clip model {self._model_name!r}{hint} (open_clip has "
                         f"{len(names)} configs, e.g. ViT-B-32, ViT-L-14)"
                     )
-                self._config_cache = _read_json(path)
+                self._config_cache = read_json(path)
         return self._config_cache
 
     @property
