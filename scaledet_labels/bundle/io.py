@@ -38,6 +38,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,10 @@ _OURS = re.compile(
     r"^(manifest\.json|\.lock|\..*\.tmp-\d+-[0-9a-f]+"
     r"|(embeddings|similarity|labels)(\.[0-9a-f]{16})?\.(safetensors|npz|json|csv))$"
 )
+_LEGACY_COPY = re.compile(r"^\..+\.(tmp|old)-[A-Za-z0-9_]+$")
 _READ_ATTEMPTS = 5
+#: A first save without a manifest this long after it started is abandoned, not running.
+_ABANDONED_AFTER_S = 60.0
 #: A step of a save, for tests that inject a crash between any two of them.
 _STEP_HOOK: Any = None
 
@@ -142,12 +146,43 @@ def _is_ours(directory: Path) -> bool:
     return all(_OURS.match(entry.name) for entry in directory.iterdir())
 
 
-def _remove_legacy_copies(target: Path) -> None:
-    """Remove ``.NAME.tmp-*`` / ``.NAME.old-*`` directories left by saves of version 0.1."""
-    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
-        for stale in target.parent.glob(pattern):
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
+def _only_ours(directory: Path) -> bool:
+    return all(_OURS.match(entry.name) for entry in directory.iterdir())
+
+
+def _abandoned(directory: Path) -> bool:
+    """A first save killed before its manifest: our files, a lock nobody holds, no manifest."""
+    lock = directory / _LOCK
+    if (directory / MANIFEST).exists() or not lock.is_file():
+        return False
+    if time.time() - lock.stat().st_mtime < _ABANDONED_AFTER_S or not _only_ours(directory):
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: never guess
+        return False
+    fd = os.open(directory / _LOCK, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a save is writing it right now
+    finally:
+        os.close(fd)
+    return True
+
+
+def _sweep_parent(parent: Path, target: Path) -> None:
+    """Remove what interrupted saves left in ``parent``: first saves killed before their
+    manifest, and the ``.NAME.tmp-*`` / ``.NAME.old-*`` copies of format-1 saves. Only
+    directories that hold nothing but files this module writes are touched."""
+    with contextlib.suppress(OSError):
+        for entry in parent.iterdir():
+            if entry == target or entry.is_symlink() or not entry.is_dir():
+                continue
+            legacy = _LEGACY_COPY.match(entry.name) is not None
+            with contextlib.suppress(OSError):
+                if (legacy and _only_ours(entry)) or (not legacy and _abandoned(entry)):
+                    shutil.rmtree(entry, ignore_errors=True)
 
 
 def _write_data_file(directory: Path, role: str, suffix: str, write: Any) -> tuple[str, int, str]:
@@ -161,6 +196,7 @@ def _write_data_file(directory: Path, role: str, suffix: str, write: Any) -> tup
         name = f"{role}.{digest[:16]}{suffix}"
         size = tmp.stat().st_size
         ensure_mode(tmp)
+        _step(f"written:{role}{suffix}")
         os.replace(tmp, directory / name)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -176,6 +212,7 @@ def _collect_garbage(directory: Path, keep: set[str]) -> None:
             continue
         with contextlib.suppress(OSError):
             entry.unlink()
+            _step("garbage")
 
 
 def _named_by_manifest(directory: Path) -> set[str] | None:
@@ -231,7 +268,7 @@ def write_bundle(
     if directory.is_dir() and not _is_ours(directory):
         raise BundleError(f"{target}: exists and is not a bundle; refusing to replace it")
     directory.parent.mkdir(parents=True, exist_ok=True)
-    _remove_legacy_copies(directory)
+    _sweep_parent(directory.parent, directory)
     created = False
     with contextlib.suppress(FileExistsError):
         os.mkdir(directory)  # ordinary mode under the umask
