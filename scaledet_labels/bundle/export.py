@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 
 from scaledet_labels.bundle.files import atomic_write, safe_file_stem
-from scaledet_labels.bundle.io import labels_table
+from scaledet_labels.bundle.io import labels_table, save_csr
 from scaledet_labels.errors import BundleError
 
 if TYPE_CHECKING:
@@ -142,18 +142,6 @@ def _save_npy(path: Path, array: npt.NDArray[Any]) -> None:
 
 def _export_similarity(bundle: LabelSpaceBundle, target: Path, claim: Any) -> None:
     if bundle.is_sparse:
-        csr: Any = bundle.similarity
-
-        def write_csr(path: Path) -> None:
-            with open(path, "wb") as handle:
-                np.savez(
-                    handle,
-                    data=csr.data,
-                    indices=csr.indices,
-                    indptr=csr.indptr,
-                    shape=np.array(csr.shape, dtype=np.int64),
-                )
-
-        claim(target, (".npz",), write_csr)
+        claim(target, (".npz",), lambda p: save_csr(p, bundle.similarity))
     else:
         claim(target, (".npy",), lambda p: _save_npy(p, np.asarray(bundle.similarity)))

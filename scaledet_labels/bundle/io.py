@@ -67,6 +67,7 @@ __all__ = [
     "arrays_hash",
     "labels_table",
     "read_bundle",
+    "save_csr",
     "write_bundle",
 ]
 
@@ -120,6 +121,19 @@ def labels_table(space: LabelSpace) -> pd.DataFrame:
     for column in ("synonyms", "sources"):
         frame[column] = frame[column].map("|".join)
     return frame
+
+
+def save_csr(path: Path, matrix: Any) -> None:
+    """A CSR matrix as ``.npz`` of plain arrays (``data``, ``indices``, ``indptr``,
+    ``shape``), no pickle; the file is written as named (no suffix added)."""
+    with open(path, "wb") as handle:
+        np.savez(
+            handle,
+            data=matrix.data,
+            indices=matrix.indices,
+            indptr=matrix.indptr,
+            shape=np.array(matrix.shape, dtype=np.int64),
+        )
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -300,18 +314,7 @@ def write_bundle(
                 lambda p: save_file({"similarity": np.ascontiguousarray(similarity)}, str(p)),
             )
         else:
-
-            def write_csr(p: Path) -> None:
-                with open(p, "wb") as handle:
-                    np.savez(
-                        handle,
-                        data=similarity.data,
-                        indices=similarity.indices,
-                        indptr=similarity.indptr,
-                        shape=np.array(similarity.shape, dtype=np.int64),
-                    )
-
-            add("similarity", "similarity", ".npz", write_csr)
+            add("similarity", "similarity", ".npz", lambda p: save_csr(p, similarity))
         add("labels", "labels", ".json", lambda p: label_space.to_json(p))
         add("table", "labels", ".csv", lambda p: labels_table(label_space).to_csv(p, index=False))
         body = {k: v for k, v in manifest.items() if k not in ("digests", "manifest_sha256")}

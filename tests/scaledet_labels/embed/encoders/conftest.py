@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import pytest
 
 from scaledet_labels.embed.encoders._hub import package_dir
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:  # the fake_hub helper module, under either pytest import mode
+    sys.path.insert(0, _HERE)
+
+from fake_hub import offline_hub, unreachable_hub  # noqa: E402
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty fake Hugging Face cache; offline as huggingface_hub reads HF_HUB_OFFLINE=1."""
+    return offline_hub(monkeypatch, tmp_path / "hub")
+
+
+@pytest.fixture
+def no_network(hub: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Online mode, but the hub endpoint refuses connections (as a missing network does)."""
+    unreachable_hub(monkeypatch)
+    return hub
 
 
 def clip_bpe_tokenizer():  # type: ignore[no-untyped-def]

@@ -11,48 +11,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from fake_hub import COMMIT, make_snapshot
+from huggingface_hub import constants
 
 from scaledet_labels.embed.encoders import ModelNotAvailableError, _hub
-
-constants = pytest.importorskip("huggingface_hub.constants")
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def make_snapshot(cache: Path, repo_id: str, files: Mapping[str, bytes]) -> Path:
-    """A hub-cache snapshot of ``repo_id`` holding ``files`` (its main ref points at it)."""
-    repo_dir = cache / f"models--{repo_id.replace('/', '--')}"
-    snapshot = repo_dir / "snapshots" / COMMIT
-    for name, data in files.items():
-        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-        (snapshot / name).write_bytes(data)
-    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
-    (repo_dir / "refs" / "main").write_text(COMMIT)
-    return snapshot
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """An empty fake hub cache, offline (as huggingface_hub reads HF_HUB_OFFLINE=1)."""
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    return cache
-
-
-@pytest.fixture
-def no_network(hub: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Online mode, but the endpoint refuses connections (as a missing network does)."""
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
-    return hub
 
 
 def test_doctests() -> None:

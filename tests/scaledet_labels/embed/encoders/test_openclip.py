@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fake_hub import make_snapshot
 
 from scaledet_labels.embed.embeddings import embed_labels
 from scaledet_labels.embed.encoders import EncoderError, ModelNotAvailableError, OpenCLIPEncoder
@@ -198,7 +199,6 @@ def test_row_plan_shares_prefixes() -> None:
 
 # -- loading through open_clip's own API ------------------------------------------------------
 RANDOM_INIT = ("No pretrained weights loaded", "initialized randomly")
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TINY_CFG: dict[str, Any] = {
     "embed_dim": 16,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
@@ -208,45 +208,6 @@ TINY_CFG: dict[str, Any] = {
 
 def random_init_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if any(s in r.getMessage() for s in RANDOM_INIT)]
-
-
-def make_snapshot(cache: Path, repo_id: str, files: dict[str, Path | bytes]) -> Path:
-    """A hub-cache snapshot of ``repo_id`` (files hard-linked or written; main ref set)."""
-    repo_dir = cache / f"models--{repo_id.replace('/', '--')}"
-    snapshot = repo_dir / "snapshots" / COMMIT
-    snapshot.mkdir(parents=True)
-    for name, data in files.items():
-        if isinstance(data, Path):
-            (snapshot / name).hardlink_to(data)
-        else:
-            (snapshot / name).write_bytes(data)
-    (repo_dir / "refs").mkdir()
-    (repo_dir / "refs" / "main").write_text(COMMIT)
-    return snapshot
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """An empty fake Hugging Face cache; offline as huggingface_hub reads HF_HUB_OFFLINE=1."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    return cache
-
-
-@pytest.fixture
-def no_network(hub: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Online mode, but the hub endpoint refuses connections (as a missing network does)."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
-    return hub
 
 
 @pytest.fixture(scope="module")
