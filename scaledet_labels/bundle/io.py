@@ -65,6 +65,7 @@ __all__ = [
     "BUNDLE_SCHEMA",
     "BUNDLE_VERSION",
     "arrays_hash",
+    "check_bundle_path",
     "labels_table",
     "read_bundle",
     "save_csr",
@@ -256,6 +257,59 @@ def _tidy_on_failure(directory: Path, created: bool) -> Iterator[None]:
         raise
 
 
+def _refuse_foreign(target: Path, directory: Path) -> None:
+    """Refuse a path that holds a file, or a directory that is not a bundle."""
+    if directory.exists() and not directory.is_dir():
+        raise BundleError(f"{target}: exists and is not a directory; refusing to replace it")
+    if directory.is_dir() and not _is_ours(directory):
+        raise BundleError(f"{target}: exists and is not a bundle; refusing to replace it")
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - not POSIX
+        return 255
+
+
+def check_bundle_path(path: str | os.PathLike[str]) -> Path:
+    """Check, writing nothing, that a bundle can be saved at ``path``; returns it.
+
+    Call it before expensive work (encoding) whose result is to be saved there. It refuses
+    what :func:`write_bundle` would refuse, and what the file system would: a path that
+    holds a file or a directory that is not a bundle, a name longer than the file system
+    allows (``NAME_MAX``, 255 bytes on most), a parent that is a file, or a directory
+    that cannot be written.
+
+    Raises:
+        BundleError: The bundle could not be saved at ``path``; the message says why.
+
+    Examples:
+        >>> import tempfile
+        >>> check_bundle_path(tempfile.mkdtemp() + "/labelspaces/coco+voc").name
+        'coco+voc'
+    """
+    target = Path(path)
+    existing = Path(os.path.abspath(target))
+    while not os.path.exists(existing) and existing != existing.parent:  # False if too long
+        existing = existing.parent
+    limit = _name_max(existing)
+    for part in Path(os.path.abspath(target)).parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise BundleError(
+                f"{target}: the name {part[:40]!r}... is {size} bytes, longer than the file "
+                f"system allows ({limit}); choose a shorter path"
+            )
+    directory = target.resolve() if target.is_symlink() else target
+    _refuse_foreign(target, directory)
+    if not existing.is_dir():
+        raise BundleError(f"{target}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BundleError(f"{target}: cannot write in {existing} (permission denied)")
+    return target
+
+
 def write_bundle(
     path: str | os.PathLike[str],
     label_space: LabelSpace,
@@ -277,10 +331,7 @@ def write_bundle(
 
     target = Path(path)
     directory = target.resolve() if target.is_symlink() else target
-    if directory.exists() and not directory.is_dir():
-        raise BundleError(f"{target}: exists and is not a directory; refusing to replace it")
-    if directory.is_dir() and not _is_ours(directory):
-        raise BundleError(f"{target}: exists and is not a bundle; refusing to replace it")
+    _refuse_foreign(target, directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     _sweep_parent(directory.parent, directory)
     created = False

@@ -35,6 +35,7 @@ from scaledet_labels.vocab.vocabulary import Label, Vocabulary
 if TYPE_CHECKING:
     import pandas as pd
 
+    from scaledet_labels.vocab.hierarchy import HierarchyName
     from scaledet_labels.vocab.merge import MergeSpec
     from scaledet_labels.vocab.registry import VocabularySource
 
@@ -134,10 +135,13 @@ class LabelSpace:
         seen: set[str] = set()
         for vocab in vocabs:
             if vocab.name in seen:
+                builtin = vocab.source.startswith(("builtin:", "<"))
+                cli_source = vocab.name if builtin else vocab.source
                 raise LabelSpaceError(
                     f"dataset {vocab.name!r} appears twice; the same vocabulary twice is an "
                     "error unless the copies are named differently, e.g. "
-                    f"LabelSpace.union([...], names=[{vocab.name!r}, '{vocab.name}_2'])"
+                    f"LabelSpace.union([...], names=[{vocab.name!r}, '{vocab.name}_2']), or "
+                    f"on the command line NAME=SOURCE: {vocab.name}_2={cli_source}"
                 )
             seen.add(vocab.name)
         self._vocabs = vocabs
@@ -444,6 +448,68 @@ class LabelSpace:
                 "pass dataset="
             )
         return hits[0]
+
+    # -- hierarchy -----------------------------------------------------------------------
+    def parents(
+        self,
+        label: int | UnifiedLabel | str,
+        dataset: str | int | None = None,
+        *,
+        hierarchy: HierarchyName = "auto",
+    ) -> tuple[str, ...]:
+        """The direct parents of a unified label in its hierarchy (WordNet or OpenImages).
+
+        Args:
+            label: A unified index, a :class:`UnifiedLabel`, or a name (see :meth:`find`).
+            dataset: With a name, the dataset to look it up in.
+            hierarchy: ``"auto"``, ``"wordnet"`` or ``"openimages"`` (see
+                :func:`scaledet_labels.vocab.hierarchy.label_parents`).
+
+        Returns:
+            Synset names or MIDs; for a merged label, those of every source, each once.
+
+        Examples:
+            >>> LabelSpace.union(["coco", "lvis"]).parents("dog", "coco")
+            ('canine.n.02', 'domestic_animal.n.01')
+        """
+        from scaledet_labels.vocab.hierarchy import label_parents
+
+        unified = self._resolve(label, dataset)
+        found = (label_parents(source, hierarchy) for _, source in unified.sources)
+        return tuple(dict.fromkeys(name for names in found for name in names))
+
+    def ancestors(
+        self,
+        label: int | UnifiedLabel | str,
+        dataset: str | int | None = None,
+        *,
+        hierarchy: HierarchyName = "auto",
+    ) -> tuple[str, ...]:
+        """Every ancestor of a unified label, nearest first (arguments as :meth:`parents`).
+
+        Examples:
+            >>> space = LabelSpace.union(["lvis", "imagenet21k"])
+            >>> "animal.n.01" in space.ancestors("dog", "imagenet21k")
+            True
+        """
+        from scaledet_labels.vocab.hierarchy import label_ancestors
+
+        unified = self._resolve(label, dataset)
+        found = (label_ancestors(source, hierarchy) for _, source in unified.sources)
+        return tuple(dict.fromkeys(name for names in found for name in names))
+
+    def _resolve(self, label: int | UnifiedLabel | str, dataset: str | int | None) -> UnifiedLabel:
+        if isinstance(label, UnifiedLabel):
+            return label
+        if isinstance(label, str):
+            return self.find(label, dataset)
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+            if not 0 <= int(label) < len(self):
+                raise LabelSpaceError(f"unified index {label} is out of range 0..{len(self) - 1}")
+            return self._labels[int(label)]
+        raise LabelSpaceError(
+            f"expected a unified index, a UnifiedLabel or a label name, got {type(label).__name__}"
+        )
 
     # -- tables and files ----------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:

@@ -1,5 +1,8 @@
 """Finding vocabularies by name: built-ins, user registrations, files and inline lists.
 
+On a command line a dataset can be named where its vocabulary is given, as
+``NAME=SOURCE`` (:func:`split_named_source`): ``coco_2=coco``, ``mine=path/classes.txt``.
+
 Examples:
     >>> from scaledet_labels import load_vocabulary, register_vocabulary
     >>> len(load_vocabulary("coco"))
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +26,7 @@ from scaledet_labels.errors import UnknownVocabularyError, VocabularyError
 from scaledet_labels.vocab.builtin import BUILTIN_ALIASES, BUILTIN_FACTORIES
 from scaledet_labels.vocab.sources import (
     _EXTENSIONS,
+    BlankPolicy,
     VocabularyFormat,
     parse_inline,
     read_vocabulary_file,
@@ -37,6 +42,7 @@ __all__ = [
     "available_vocabularies",
     "load_vocabulary",
     "register_vocabulary",
+    "split_named_source",
     "unregister_vocabulary",
 ]
 
@@ -171,6 +177,7 @@ def load_vocabulary(
     name: str | None = None,
     format: VocabularyFormat = "auto",
     on_duplicate: DuplicatePolicy = "error",
+    on_blank: BlankPolicy = "error",
 ) -> Vocabulary:
     """Load a vocabulary from a built-in or registered name, a file, a list or a table.
 
@@ -186,11 +193,15 @@ def load_vocabulary(
         name: The dataset name; defaults to the built-in name, the file stem, or
             ``"custom"``.
         format: Force a file format instead of detecting it.
-        on_duplicate: ``"error"`` or ``"disambiguate"`` (see :class:`Vocabulary`).
+        on_duplicate: ``"error"`` (default) refuses two labels whose clean names are equal
+            ignoring case; ``"disambiguate"`` keeps both (see :class:`Vocabulary`).
+        on_blank: ``"error"`` (default) refuses a blank label name (empty or white space
+            only); ``"skip"`` leaves that label out and keeps every other label's id.
 
     Raises:
         UnknownVocabularyError: Not a known name nor an existing file (suggests close names).
-        VocabularyError: The source is malformed (the message names file and line).
+        VocabularyError: The source is malformed; the message names the file and line (or
+            item) of every problem it found, not only the first.
 
     Examples:
         >>> load_vocabulary("coco").by_id(90).name
@@ -208,13 +219,61 @@ def load_vocabulary(
                 return found.renamed(name) if name else found
         path = Path(text)
         if text.strip() and path.exists():
-            return read_vocabulary_file(path, name=name, format=format, on_duplicate=on_duplicate)
+            return read_vocabulary_file(
+                path, name=name, format=format, on_duplicate=on_duplicate, on_blank=on_blank
+            )
         if isinstance(source, str) and "," in text:
-            return parse_inline(text, name=name or "custom", on_duplicate=on_duplicate)
+            return parse_inline(
+                text, name=name or "custom", on_duplicate=on_duplicate, on_blank=on_blank
+            )
         if not isinstance(source, str) or path.suffix.lower() in _EXTENSIONS or os.sep in text:
             raise VocabularyError(f"{text}: no such file")
         _raise_unknown(text)
-    return vocabulary_from_object(source, name=name or "custom", on_duplicate=on_duplicate)
+    return vocabulary_from_object(
+        source, name=name or "custom", on_duplicate=on_duplicate, on_blank=on_blank
+    )
+
+
+#: A dataset name in ``NAME=SOURCE``: letters, digits, ``_``, ``-`` and ``.``.
+_DATASET_NAME = re.compile(r"[\w.-]+")
+
+
+def split_named_source(text: str) -> tuple[str | None, str]:
+    """Split a command-line vocabulary argument into ``(dataset name or None, source)``.
+
+    ``NAME=SOURCE`` names the dataset of any source :func:`load_vocabulary` accepts:
+    ``coco_2=coco``, ``mine=data/classes.txt``. The rule, in this order:
+
+    1. an argument that is an existing path is that file, ``=`` or not;
+    2. an argument with ``=`` whose part before the first ``=`` is a dataset name (letters,
+       digits, ``_``, ``-``, ``.``) is ``NAME=SOURCE``;
+    3. anything else is a source as it is (an inline list ``"a=b, c"`` stays inline).
+
+    Raises:
+        VocabularyError: ``NAME=`` with nothing after it, or an argument that is neither an
+            existing file nor ``NAME=SOURCE``, and not an inline list.
+
+    Examples:
+        >>> split_named_source("coco_2=coco")
+        ('coco_2', 'coco')
+        >>> split_named_source("lvis")
+        (None, 'lvis')
+    """
+    if "=" not in text or os.path.exists(text):
+        return None, text
+    name, source = text.split("=", 1)
+    if _DATASET_NAME.fullmatch(name):
+        if not source.strip():
+            raise VocabularyError(
+                f"{text!r}: nothing after '='; write NAME=SOURCE, e.g. {name}=classes.txt"
+            )
+        return name, source
+    if "," in text:
+        return None, text
+    raise VocabularyError(
+        f"{text}: no such file, and {name!r} before '=' is not a dataset name (letters, "
+        "digits, '_', '-', '.'); to name a dataset write NAME=SOURCE, e.g. mine=classes.txt"
+    )
 
 
 def _raise_unknown(text: str) -> None:

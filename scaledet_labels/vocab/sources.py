@@ -2,7 +2,8 @@
 
 Accepted sources, detected from the extension and the content (override with ``format=``):
 
-- ``.txt``: one name per line; blank lines and lines starting with ``#`` are ignored.
+- ``.txt``: one name per line, kept exactly as the line spells it (white space included;
+  the clean name is trimmed); lines starting with ``#`` are comments.
 - ``.json``: a list of names; a list of ``{"id", "name", ...}`` objects; a COCO- or
   LVIS-format annotation file (its ``categories``); a ``{id: name}`` object.
 - ``.csv`` / ``.tsv``: read with pandas; a ``name`` column, optional ``id`` and
@@ -10,28 +11,59 @@ Accepted sources, detected from the extension and the content (override with ``f
 - an inline comma-separated string (``"cat, dog, bird"``);
 - a Python list of names or of dicts, a ``{id: name}`` dict or a pandas DataFrame.
 
-Files must be UTF-8 (a BOM and CRLF line ends are fine). Every error names the file and,
-where it can, the line or the label.
+Files must be UTF-8 (a BOM and CRLF line ends are fine).
+
+Each reader turns its source into entries that :mod:`scaledet_labels.vocab.entries`
+checks the same way for every format:
+
+- **Blank names** (empty, white space only, or nothing left after cleaning) are an error
+  by default, because label ids follow the order of the names and leaving one out would
+  shift every later id; with ``on_blank="skip"`` the blank-named label is left out and
+  every other label keeps its id (in a ``.txt`` file or a list without ids, a blank still
+  takes its place in the count). Blank lines after the last name of a
+  ``.txt``/``.csv``/``.tsv`` file are formatting, not labels, and are ignored.
+- **Every problem at once**: a source with several bad entries (blank names, bad ids,
+  duplicate ids or names, ...) raises one :class:`~scaledet_labels.VocabularyError` that
+  lists all of them (up to :data:`MAX_REPORTED_PROBLEMS`), each with its file and line,
+  item or category, followed by how to fix each kind.
 
 Examples:
     >>> vocab = vocabulary_from_object(["cat", "dog"], name="pets")
     >>> vocab.clean_names
     ('cat', 'dog')
+    >>> vocabulary_from_object(["cat", "", "dog"], on_blank="skip").ids
+    (1, 3)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from scaledet_labels.errors import VocabularyError, VocabularyTypeError
-from scaledet_labels.vocab.vocabulary import DuplicatePolicy, Label, Vocabulary, make_label
+from scaledet_labels.vocab.entries import (
+    BLANK_POLICIES,
+    DUPLICATE_POLICIES,
+    MAX_REPORTED_PROBLEMS,
+    BlankPolicy,
+    Entry,
+    ProblemReport,
+    check_policies,
+    vocabulary_from_entries,
+)
+from scaledet_labels.vocab.names import clean_name
+from scaledet_labels.vocab.vocabulary import DuplicatePolicy, Vocabulary
 
 __all__ = [
+    "BLANK_POLICIES",
+    "DUPLICATE_POLICIES",
     "FORMATS",
+    "MAX_REPORTED_PROBLEMS",
+    "BlankPolicy",
     "VocabularyFormat",
     "parse_inline",
     "read_vocabulary_file",
@@ -40,10 +72,13 @@ __all__ = [
 
 VocabularyFormat = Literal["auto", "txt", "json", "csv", "tsv"]
 FORMATS: tuple[str, ...] = ("auto", "txt", "json", "csv", "tsv")
+
 _EXTENSIONS = {".txt": "txt", ".json": "json", ".csv": "csv", ".tsv": "tsv"}
 _SYNONYM_SEPARATORS = ("|", ";")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+# -- files -----------------------------------------------------------------------------------
 def _read_text(path: Path) -> str:
     """Read a UTF-8 text file (BOM allowed), refusing binary and non-UTF-8 content."""
     if not path.exists():
@@ -88,6 +123,7 @@ def read_vocabulary_file(
     name: str | None = None,
     format: VocabularyFormat = "auto",
     on_duplicate: DuplicatePolicy = "error",
+    on_blank: BlankPolicy = "error",
 ) -> Vocabulary:
     """Read a vocabulary file (``.txt``, ``.json``, ``.csv``, ``.tsv``).
 
@@ -97,54 +133,67 @@ def read_vocabulary_file(
         format: ``"auto"`` (from extension, then content) or one of ``txt``, ``json``,
             ``csv``, ``tsv``.
         on_duplicate: See :class:`~scaledet_labels.Vocabulary`.
+        on_blank: ``"error"`` (default) refuses a blank label name; ``"skip"`` leaves
+            the label out and keeps every other label's id.
 
     Raises:
-        VocabularyError: Missing, binary or non-UTF-8 file, wrong shape, bad names.
+        VocabularyError: Missing, binary or non-UTF-8 file, wrong shape, bad names; every
+            bad entry of the file is listed in the one error.
 
     Examples:
         >>> import pathlib, tempfile
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "pets.txt"
-        >>> _ = p.write_text("# my classes\\ncat\\n\\ndog\\n")
+        >>> _ = p.write_text("# my classes\\ncat\\ndog \\n\\n")
         >>> read_vocabulary_file(p).names
-        ('cat', 'dog')
+        ('cat', 'dog ')
+        >>> _ = p.write_text("cat\\n\\ndog\\n")
+        >>> read_vocabulary_file(p, on_blank="skip").ids
+        (1, 3)
     """
     if format not in FORMATS:
         raise VocabularyError(f"format={format!r} is not one of {list(FORMATS)}")
+    check_policies(on_duplicate, on_blank)
     path = Path(path)
     text = _read_text(path)
     if not text.strip():
         raise VocabularyError(f"{path}: the file is empty; the vocabulary has no labels")
     fmt = _detect_format(path, text) if format == "auto" else format
-    vocab_name = name or path.stem
-    source = str(path)
+    problems = ProblemReport(str(path))
     if fmt == "txt":
-        labels = _labels_from_txt(text, source)
+        entries = _entries_from_txt(text, problems)
     elif fmt == "json":
-        labels = _labels_from_json(text, source)
+        entries = _entries_from_json(text, problems)
     else:
-        labels = _labels_from_table(path, text, source, sep="\t" if fmt == "tsv" else ",")
-    return Vocabulary(vocab_name, labels, source=source, on_duplicate=on_duplicate)
+        entries = _entries_from_table(text, problems, sep="\t" if fmt == "tsv" else ",")
+    return vocabulary_from_entries(
+        name or path.stem, entries, problems, on_duplicate=on_duplicate, on_blank=on_blank
+    )
 
 
-def _labels_from_txt(text: str, source: str) -> list[Label]:
-    labels: list[Label] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        labels.append(make_label(len(labels), stripped, where=f"{source}:{line_no}"))
-    return labels
+def _entries_from_txt(text: str, problems: ProblemReport) -> list[Entry]:
+    """One entry per line that is not a comment, up to the last name (blank lines after it
+    are formatting). The raw name is the line without its line end."""
+    source = problems.source
+    lines = _LINE_END.split(text)
+    names = [i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("#")]
+    last = names[-1] if names else -1
+    return [
+        Entry(line, f"{source}:{line_no}", f"line {line_no}", line_no)
+        for line_no, line in enumerate(lines[: last + 1], start=1)
+        if not line.strip().startswith("#")
+    ]
 
 
-def _labels_from_json(text: str, source: str) -> list[Label]:
+def _entries_from_json(text: str, problems: ProblemReport) -> list[Entry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise VocabularyError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    return _labels_from_data(data, source)
+        raise VocabularyError(f"{problems.source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    return _entries_from_data(data, problems)
 
 
-def _labels_from_data(data: Any, source: str) -> list[Label]:
+def _entries_from_data(data: Any, problems: ProblemReport) -> list[Entry]:
+    source = problems.source
     if isinstance(data, Mapping):
         if "categories" in data:
             categories = data["categories"]
@@ -152,14 +201,14 @@ def _labels_from_data(data: Any, source: str) -> list[Label]:
                 raise VocabularyError(
                     f"{source}: 'categories' must be a list of {{'id', 'name'}} objects"
                 )
-            return _labels_from_records(categories, source, sort_by_id=True)
+            return _entries_from_records(categories, problems, sort_by_id=True)
         if {"images", "annotations"} & set(data):
             raise VocabularyError(
                 f"{source}: a COCO-format file without 'categories'; add the "
                 "'categories' list ([{'id': 1, 'name': ...}, ...])"
             )
         if data and all(isinstance(v, str) for v in data.values()):
-            return _labels_from_id_map(data, source)
+            return _entries_from_id_map(data, problems)
         raise VocabularyError(
             f"{source}: unsupported JSON object; expected a list of names, a list of "
             "{'id', 'name'} objects, a COCO/LVIS annotation file with 'categories', or "
@@ -167,18 +216,22 @@ def _labels_from_data(data: Any, source: str) -> list[Label]:
         )
     if isinstance(data, list):
         if all(isinstance(item, str) for item in data):
-            return [make_label(i, item, where=f"{source}: item {i}") for i, item in enumerate(data)]
+            return [
+                Entry(item, f"{source}: item {i}", f"item {i}", i) for i, item in enumerate(data)
+            ]
         if all(isinstance(item, Mapping) for item in data):
-            return _labels_from_records(data, source, sort_by_id=False)
+            return _entries_from_records(data, problems, sort_by_id=False)
         first_is_str = isinstance(data[0], str)
-        bad = next(
+        bad = [
             i
             for i, item in enumerate(data)
             if not isinstance(item, (str, Mapping)) or isinstance(item, str) != first_is_str
-        )
+        ]
+        also = f" (also items {', '.join(map(str, bad[1:6]))}{', ...' * (len(bad) > 6)})"
         raise VocabularyError(
-            f"{source}: item {bad} is {type(data[bad]).__name__} {data[bad]!r}; expected "
-            "every item to be a name string, or every item an {'id', 'name'} object"
+            f"{source}: item {bad[0]} is {type(data[bad[0]]).__name__} {data[bad[0]]!r}"
+            f"{also if len(bad) > 1 else ''}; expected every item to be a name string, or "
+            "every item an {'id', 'name'} object"
         )
     raise VocabularyError(f"{source}: expected a JSON list or object, got {type(data).__name__}")
 
@@ -195,18 +248,22 @@ def _parse_id(value: Any, where: str) -> int:
     raise VocabularyError(f"{where}: category id must be an integer, got {value!r}")
 
 
-def _labels_from_id_map(data: Mapping[Any, Any], source: str) -> list[Label]:
-    pairs = sorted(
-        ((_parse_id(key, f"{source}: key {key!r}"), value) for key, value in data.items()),
-        key=lambda pair: pair[0],
-    )
+def _entries_from_id_map(data: Mapping[Any, Any], problems: ProblemReport) -> list[Entry]:
+    source = problems.source
+    pairs: list[tuple[int, int, Any]] = []
+    for position, (key, value) in enumerate(data.items()):
+        try:
+            pairs.append((_parse_id(key, f"{source}: key {key!r}"), position, value))
+        except VocabularyError as exc:
+            problems.add(position, str(exc))
+    pairs.sort(key=lambda pair: pair[0])
     return [
-        make_label(i, value, id=cid, where=f"{source}: id {cid}")
-        for i, (cid, value) in enumerate(pairs)
+        Entry(value, f"{source}: id {cid}", f"id {cid}", position, id=cid)
+        for cid, position, value in pairs
     ]
 
 
-def _split_synonyms(value: Any, where: str) -> list[str]:
+def _split_synonyms(value: Any, where: str) -> list[Any]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
     if isinstance(value, str):
@@ -223,72 +280,115 @@ def _split_synonyms(value: Any, where: str) -> list[str]:
                 return [s.strip() for s in text.split(separator) if s.strip()]
         return [text] if text else []
     if isinstance(value, (list, tuple)):
-        return [s for s in value]
+        return list(value)
     raise VocabularyError(f"{where}: synonyms must be a list or a '|'-separated string")
 
 
 _RECORD_FIELDS = {"id", "name", "synonyms", "def", "definition"}
 
 
-def _labels_from_records(records: Sequence[Any], source: str, *, sort_by_id: bool) -> list[Label]:
-    rows: list[tuple[int | None, Mapping[str, Any], str]] = []
-    for i, record in enumerate(records):
-        where = f"{source}: category {i}"
-        if not isinstance(record, Mapping):
-            raise VocabularyError(f"{where}: expected an object with 'name', got {record!r}")
-        if "name" not in record:
-            raise VocabularyError(f"{where}: missing 'name' (keys: {sorted(record)})")
+def _entry_from_record(
+    record: Mapping[str, Any], where: str, at: str, order: int, problems: ProblemReport
+) -> Entry | None:
+    """An entry from a record with ``name`` and optional id/synonyms/def(inition)/extras;
+    None (and the problem recorded) when the record is unusable."""
+    if "name" not in record:
+        problems.add(order, f"{where}: missing 'name' (keys: {sorted(map(str, record))})")
+        return None
+    try:
         cid = _parse_id(record["id"], where) if record.get("id") is not None else None
-        rows.append((cid, record, where))
-    has_ids = [cid is not None for cid, _, _ in rows]
-    if any(has_ids) and not all(has_ids):
-        missing = has_ids.index(False)
-        raise VocabularyError(f"{source}: category {missing} has no 'id' but others do")
-    if sort_by_id and all(has_ids):
-        rows.sort(key=lambda row: row[0] if row[0] is not None else 0)
-    return [
-        _label_from_record(i, record, cid, where) for i, (cid, record, where) in enumerate(rows)
-    ]
-
-
-def _label_from_record(index: int, record: Mapping[str, Any], cid: int | None, where: str) -> Label:
-    """One label from a record with ``name`` and optional synonyms/def(inition)/extras."""
+        synonyms = _split_synonyms(record.get("synonyms"), where)
+    except VocabularyError as exc:
+        problems.add(order, str(exc))
+        return None
     definition = record.get("def", record.get("definition"))
-    return make_label(
-        index,
+    return Entry(
         record["name"],
+        where,
+        at,
+        order,
         id=cid,
-        synonyms=_split_synonyms(record.get("synonyms"), where),
+        synonyms=synonyms,
         definition=None if definition is None else str(definition),
         metadata={k: v for k, v in record.items() if k not in _RECORD_FIELDS},
-        where=where,
     )
 
 
-def _labels_from_table(path: Path, text: str, source: str, *, sep: str) -> list[Label]:
+def _complete_ids(entries: list[Entry], has_id: list[bool], problems: ProblemReport) -> None:
+    """Either every entry has an id or none has: report each one missing among others
+    (a blank-named entry needs none: it is reported, or left out, as blank)."""
+    if any(has_id) and not all(has_id):
+        for entry, present in zip(entries, has_id, strict=True):
+            if not present and not (isinstance(entry.raw, str) and not clean_name(entry.raw)):
+                problems.add(entry.order, f"{entry.where}: no 'id' while others have one")
+
+
+def _entries_from_records(
+    records: Sequence[Any], problems: ProblemReport, *, sort_by_id: bool
+) -> list[Entry]:
+    source = problems.source
+    entries: list[Entry] = []
+    has_id: list[bool] = []
+    for i, record in enumerate(records):
+        where = f"{source}: category {i}"
+        if not isinstance(record, Mapping):
+            problems.add(i, f"{where}: expected an object with 'name', got {record!r}")
+            continue
+        entry = _entry_from_record(record, where, f"category {i}", i, problems)
+        if entry is not None:
+            entries.append(entry)
+            has_id.append(record.get("id") is not None)
+    _complete_ids(entries, has_id, problems)
+    if sort_by_id and all(has_id):
+        entries.sort(key=lambda entry: entry.id if entry.id is not None else 0)
+    return entries
+
+
+def _entries_from_table(text: str, problems: ProblemReport, *, sep: str) -> list[Entry]:
     import io
 
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise VocabularyError(
-            f"{source}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}"
+            f"{problems.source}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}"
         ) from None
-    return _labels_from_frame(frame, source, first_line=2)
+    return _entries_from_frame(frame, problems, first_line=2)
 
 
-def _labels_from_frame(frame: Any, source: str, *, first_line: int | None = None) -> list[Label]:
+def _is_blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
+
+
+def _entries_from_frame(
+    frame: Any, problems: ProblemReport, *, first_line: int | None = None
+) -> list[Entry]:
+    """Entries from a table; with ``first_line`` (a file), rows are named by line and empty
+    rows after the last name are dropped (they are blank lines at the end of the file)."""
+    source = problems.source
     columns = {str(c).strip().lower(): c for c in frame.columns}
     if "name" not in columns:
         raise VocabularyError(
             f"{source}: no 'name' column (columns: {[str(c) for c in frame.columns]}); "
             "a table vocabulary needs a 'name' column, optionally 'id' and 'synonyms'"
         )
-    records: list[dict[str, Any]] = []
-    for position, row in enumerate(frame.to_dict("records")):
-        where = f"{source}:{first_line + position}" if first_line else f"{source}: row {position}"
+    rows = frame.to_dict("records")
+    if first_line is not None:
+        while rows and all(_is_blank(value) for value in rows[-1].values()):
+            rows.pop()
+    entries: list[Entry] = []
+    has_id: list[bool] = []
+    for position, row in enumerate(rows):
+        at = f"line {first_line + position}" if first_line else f"row {position}"
+        where = f"{source}:{first_line + position}" if first_line else f"{source}: {at}"
         record: dict[str, Any] = {}
         for key, column in columns.items():
             value = row[column]
@@ -300,74 +400,87 @@ def _labels_from_frame(frame: Any, source: str, *, first_line: int | None = None
                 continue
             record[key] = value
         if not isinstance(record.get("name"), str):
-            raise VocabularyError(f"{where}: 'name' must be text, got {record.get('name')!r}")
-        record["__where__"] = where
-        records.append(record)
-    labels: list[Label] = []
-    has_ids = ["id" in record for record in records]
-    if any(has_ids) and not all(has_ids):
-        missing = records[has_ids.index(False)]["__where__"]
-        raise VocabularyError(f"{missing}: empty 'id' while other rows have one")
-    for index, record in enumerate(records):
-        where = record.pop("__where__")
-        cid = _parse_id(record["id"], where) if "id" in record else None
-        labels.append(_label_from_record(index, record, cid, where))
-    return labels
+            problems.add(position, f"{where}: 'name' must be text, got {record.get('name')!r}")
+            continue
+        entry = _entry_from_record(record, where, at, position, problems)
+        if entry is not None:
+            entries.append(entry)
+            has_id.append("id" in record)
+    _complete_ids(entries, has_id, problems)
+    return entries
 
 
+# -- inline strings and Python objects -------------------------------------------------------
 def parse_inline(
-    text: str, *, name: str = "custom", on_duplicate: DuplicatePolicy = "error"
+    text: str,
+    *,
+    name: str = "custom",
+    on_duplicate: DuplicatePolicy = "error",
+    on_blank: BlankPolicy = "error",
 ) -> Vocabulary:
-    """Parse an inline comma-separated list of names (empty items are errors).
+    """Parse an inline comma-separated list of names.
+
+    Items are trimmed (the spaces around a comma are separators). One trailing comma is
+    allowed (``"cat,"`` is a one-label list); any other empty item is a blank name.
 
     Examples:
         >>> parse_inline("cat, dog").names
         ('cat', 'dog')
+        >>> parse_inline("cat, , dog", on_blank="skip").ids
+        (1, 3)
     """
+    check_policies(on_duplicate, on_blank)
     items = [item.strip() for item in text.split(",")]
     if items and items[-1] == "":
         items = items[:-1]  # allow a trailing comma ("cat," is a one-label vocabulary)
-    for i, item in enumerate(items):
-        if not item:
-            raise VocabularyError(f"inline vocabulary {text!r}: item {i} is empty")
-    return Vocabulary(
+    where = f"inline vocabulary {text!r}"
+    entries = [Entry(item, f"{where}: item {i}", f"item {i}", i) for i, item in enumerate(items)]
+    return vocabulary_from_entries(
         name,
-        [make_label(i, item, where=f"inline vocabulary: item {i}") for i, item in enumerate(items)],
-        source="<inline>",
+        entries,
+        ProblemReport(where),
         on_duplicate=on_duplicate,
+        on_blank=on_blank,
+        vocab_source="<inline>",
     )
 
 
 def vocabulary_from_object(
-    obj: Any, *, name: str = "custom", on_duplicate: DuplicatePolicy = "error"
+    obj: Any,
+    *,
+    name: str = "custom",
+    on_duplicate: DuplicatePolicy = "error",
+    on_blank: BlankPolicy = "error",
 ) -> Vocabulary:
     """Build a vocabulary from a list of names or dicts, an ``{id: name}`` dict or a DataFrame.
 
     Raises:
-        VocabularyError: The object has the wrong shape or holds bad names.
+        VocabularyError: The object has the wrong shape or holds bad names (all listed).
         TypeError: The object is of a type that cannot hold a vocabulary.
 
     Examples:
         >>> vocabulary_from_object({1: "person", 3: "car"}).ids
         (1, 3)
     """
-    source = "<object>"
+    check_policies(on_duplicate, on_blank)
     if type(obj).__name__ == "DataFrame" and hasattr(obj, "to_dict"):
-        labels = _labels_from_frame(obj, "<DataFrame>")
-        source = "<DataFrame>"
+        problems = ProblemReport("<DataFrame>")
+        entries = _entries_from_frame(obj, problems)
     elif isinstance(obj, Mapping):
+        problems = ProblemReport("<dict>")
         if all(isinstance(v, str) for v in obj.values()) and obj:
-            labels = _labels_from_id_map(obj, "<dict>")
+            entries = _entries_from_id_map(obj, problems)
         else:
-            labels = _labels_from_data(obj, "<dict>")
-        source = "<dict>"
+            entries = _entries_from_data(obj, problems)
     elif isinstance(obj, (list, tuple)):
-        labels = _labels_from_data(list(obj), "<list>")
-        source = "<list>"
+        problems = ProblemReport("<list>")
+        entries = _entries_from_data(list(obj), problems)
     else:
         raise VocabularyTypeError(
             f"cannot build a vocabulary from {type(obj).__name__}; pass a built-in name, a "
             "file path, a comma-separated string, a list of names, an {id: name} dict or a "
             "DataFrame"
         )
-    return Vocabulary(name, labels, source=source, on_duplicate=on_duplicate)
+    return vocabulary_from_entries(
+        name, entries, problems, on_duplicate=on_duplicate, on_blank=on_blank
+    )

@@ -29,6 +29,8 @@ from scaledet_labels.vocab.names import normalize_text, split_alternatives
 if TYPE_CHECKING:
     import pandas as pd
 
+    from scaledet_labels.vocab.hierarchy import HierarchyName
+
 __all__ = ["DuplicatePolicy", "Label", "Vocabulary"]
 
 DuplicatePolicy = Literal["error", "disambiguate"]
@@ -66,6 +68,12 @@ class Label:
     def prompt_names(self) -> tuple[str, ...]:
         """The clean name followed by its synonyms, each once, in order."""
         return tuple(dict.fromkeys((self.clean_name, *self.synonyms)))
+
+    @property
+    def synset(self) -> str | None:
+        """The WordNet synset (``metadata["synset"]``, e.g. ``"dog.n.01"``), or None."""
+        synset = self.metadata.get("synset")
+        return synset if isinstance(synset, str) and synset else None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -225,7 +233,8 @@ class Vocabulary(Sequence[Label]):
                         f"{where}: duplicate label name {label.clean_name!r}: "
                         f"{first.name!r} (index {first.index}) and {label.name!r} "
                         f"(index {label.index}) clean to the same name; rename one, or pass "
-                        "on_duplicate='disambiguate' to keep both"
+                        "on_duplicate='disambiguate' (CLI: --on-duplicate disambiguate) to "
+                        "keep both"
                     )
                 counts[key] = counts.get(key, 1) + 1
                 new_clean = f"{label.clean_name} ({counts[key]})"
@@ -356,6 +365,40 @@ class Vocabulary(Sequence[Label]):
         close = difflib.get_close_matches(key, [c.casefold() for c in self.clean_names], n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise VocabularyError(f"{self._name}: no label named {name!r}{hint}")
+
+    def parents(self, label: Label | str, *, hierarchy: HierarchyName = "auto") -> tuple[str, ...]:
+        """The direct parents of a label (or a name :meth:`find` resolves) in its hierarchy.
+
+        WordNet synset names for a label with a ``synset`` (LVIS, ImageNet-21k, most of
+        COCO), OpenImages MIDs for one with a ``mid``; ``()`` for any other label. See
+        :func:`scaledet_labels.vocab.hierarchy.label_parents`.
+
+        Examples:
+            >>> from scaledet_labels import load_vocabulary
+            >>> load_vocabulary("lvis").parents("dog")
+            ('canine.n.02', 'domestic_animal.n.01')
+        """
+        from scaledet_labels.vocab.hierarchy import label_parents
+
+        return label_parents(self.find(label) if isinstance(label, str) else label, hierarchy)
+
+    def ancestors(
+        self, label: Label | str, *, hierarchy: HierarchyName = "auto"
+    ) -> tuple[str, ...]:
+        """Every ancestor of a label (see :meth:`parents`), each after its descendants.
+
+        Each ancestor comes after all of its own descendants among them (the root last),
+        otherwise nearest first; see :func:`scaledet_labels.vocab.hierarchy.label_ancestors`.
+
+        Examples:
+            >>> from scaledet_labels import load_vocabulary
+            >>> ancestors = load_vocabulary("lvis").ancestors("dog")
+            >>> "canine.n.02" in ancestors and "animal.n.01" in ancestors
+            True
+        """
+        from scaledet_labels.vocab.hierarchy import label_ancestors
+
+        return label_ancestors(self.find(label) if isinstance(label, str) else label, hierarchy)
 
     def renamed(self, name: str) -> Vocabulary:
         """The same labels under another dataset name."""

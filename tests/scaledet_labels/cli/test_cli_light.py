@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-COUNTS = {"coco": 80, "lvis": 1203, "objects365": 365, "oid": 601, "oid500": 500, "voc": 20}
+COUNTS = {
+    "coco": 80,
+    "lvis": 1203,
+    "objects365": 365,
+    "oid": 601,
+    "oid500": 500,
+    "voc": 20,
+    "v3det": 13204,
+    "imagenet21k": 21841,
+}
 HEAVY = ("torch", "open_clip", "transformers")
 
 
@@ -63,6 +72,24 @@ def test_show_builtin() -> None:
     assert "1201 more" in limited.stdout
 
 
+def test_show_wordnet_columns() -> None:
+    result = cli("show", "imagenet21k", "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "imagenet21k: 21841 labels (source: builtin:imagenet21k)"
+    header = ["index", "id", "name", "clean name", "synonyms", "wnid", "synset", "definition"]
+    assert re.split(r"\s{2,}", lines[1]) == header
+    first = r"^0\s+1\s+organism\s+organism\s+being\s+n00004475\s+organism\.n\.01\s+a living"
+    assert re.match(first, lines[3])
+    assert "n00005787" in lines[4] and "benthos (organism)" in lines[4]
+    assert "21838 more" in result.stdout
+    lvis = cli("show", "lvis", "--limit", "1")
+    can = r"aerosol_can\s+aerosol can\s+spray can\s+aerosol\.n\.02\s+a dispenser"
+    assert re.search(can, lvis.stdout)
+    voc = cli("show", "voc", "--limit", "1")  # no synsets, MIDs or definitions: no columns
+    assert voc.stdout.splitlines()[1] == "index  id  name       clean name  synonyms"
+
+
 def test_show_file_json(tmp_path: Path) -> None:
     (tmp_path / "classes.txt").write_text("# mine\ncat\nHot_dog\n", encoding="utf-8")
     result = cli("show", "classes.txt", "--json", cwd=tmp_path)
@@ -93,7 +120,7 @@ def test_show_inline() -> None:
         ("dup.txt", b"Dog\ndog\n", "duplicate label name 'dog'"),
         ("shape.json", b'["cat", {"name": "dog"}]', "shape.json: item 1 is dict"),
         ("coco_ann.json", b'{"images": [], "annotations": []}', "without 'categories'"),
-        ("cat, , dog", None, "item 1 is empty"),
+        ("cat, , dog", None, "item 1: empty or whitespace-only"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(

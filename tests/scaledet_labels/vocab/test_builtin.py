@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import importlib
+import importlib.util
 import json
+import re
+import subprocess
+import sys
+import time
 from collections import Counter
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scaledet_labels import Vocabulary, clean_name, load_vocabulary
-from scaledet_labels.vocab.builtin import BUILTIN_ALIASES, BUILTIN_FACTORIES, oid_hierarchy
+from scaledet_labels.vocab.builtin import (
+    BUILTIN_ALIASES,
+    BUILTIN_COUNTS,
+    BUILTIN_FACTORIES,
+    oid_hierarchy,
+)
+from scaledet_labels.vocab.vocabulary import make_label
 
-COUNTS = {"coco": 80, "lvis": 1203, "objects365": 365, "oid": 601, "oid500": 500, "voc": 20}
+COUNTS = {
+    "coco": 80,
+    "lvis": 1203,
+    "objects365": 365,
+    "oid": 601,
+    "oid500": 500,
+    "voc": 20,
+    "v3det": 13204,
+    "imagenet21k": 21841,
+}
 
 
 def _package_data(filename: str) -> Any:
     resource = resources.files("scaledet_labels") / "data" / "vocabularies" / filename
     return json.loads(resource.read_text(encoding="utf-8"))
+
+
+def _package_data_gz(filename: str) -> Any:
+    resource = resources.files("scaledet_labels") / "data" / "vocabularies" / filename
+    return json.loads(gzip.decompress(resource.read_bytes()).decode("utf-8"))
 
 
 @pytest.mark.parametrize(("name", "count"), sorted(COUNTS.items()))
@@ -36,8 +65,22 @@ def test_counts_and_basic_invariants(name: str, count: int) -> None:
         assert label.clean_name not in label.synonyms
 
 
+def test_builtin_counts_are_the_loaded_sizes() -> None:
+    assert BUILTIN_COUNTS == COUNTS
+    assert list(BUILTIN_COUNTS) == list(BUILTIN_FACTORIES)
+
+
 def test_builtin_names_and_aliases() -> None:
-    assert list(BUILTIN_FACTORIES) == ["coco", "lvis", "objects365", "oid", "oid500", "voc"]
+    assert list(BUILTIN_FACTORIES) == [
+        "coco",
+        "lvis",
+        "objects365",
+        "oid",
+        "oid500",
+        "voc",
+        "v3det",
+        "imagenet21k",
+    ]
     assert BUILTIN_ALIASES["openimages"] == "oid"
     assert load_vocabulary("openimages") == load_vocabulary("oid")
     assert load_vocabulary("openimages").name == "oid"
@@ -240,3 +283,216 @@ def test_voc_devkit_names_are_spaced_for_prompts() -> None:
     assert voc.find("aeroplane").clean_name == "aeroplane"
     assert voc.ids == tuple(range(1, 21))
     assert voc.find("potted plant") is plant
+
+
+# -- V3Det --------------------------------------------------------------------------------
+V3DET_SHA256 = "f85169608aa6315fd677ecdfd38970b2ca650b07eb4595e0e4fbe109b6d0f1f9"
+
+
+def _v3det_lines() -> list[str]:
+    resource = resources.files("scaledet_labels") / "data" / "vocabularies" / "v3det_13204.txt"
+    data = resource.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == V3DET_SHA256  # V3Det's file, byte for byte
+    return data.decode("utf-8").splitlines()
+
+
+def test_v3det_raw_names_are_the_file_in_order() -> None:
+    v3det = load_vocabulary("v3det")
+    lines = _v3det_lines()
+    assert len(lines) == len(set(lines)) == 13204
+    assert v3det.names == tuple(lines)
+    assert v3det.ids == tuple(range(1, 13205))
+    assert v3det.source == "builtin:v3det"
+    assert v3det[0].name == "ashtray"
+    assert {"joëlette", "pesäpallo", "würstelstand"} <= set(v3det.names)
+    assert v3det.find("compass (drawing tool)").clean_name == "compass (drawing tool)"
+    board = v3det.find("blackboard/whiteboard")
+    assert board.clean_name == "blackboard or whiteboard"
+    assert board.synonyms == ("blackboard", "whiteboard")
+    assert v3det.find("mazama  temama").clean_name == "mazama temama"
+
+
+def test_v3det_case_variant_pairs_stay_distinct() -> None:
+    v3det = load_vocabulary("v3det")
+    by_key: dict[str, list[Any]] = {}
+    for label in v3det:
+        by_key.setdefault(clean_name(label.name).casefold(), []).append(label)
+    pairs = [group for group in by_key.values() if len(group) > 1]
+    assert len(pairs) == 45
+    assert all(len(group) == 2 for group in pairs)
+    for first, second in pairs:
+        assert first.index < second.index
+        assert first.name != second.name  # raw names differ by case or spacing
+        plain = clean_name(first.name)
+        assert first.clean_name == plain and first.synonyms == ()
+        assert second.clean_name == f"{plain} (2)"
+        assert second.synonyms == (plain,)  # prompts still say the plain name
+        assert second.prompt_names == (f"{plain} (2)", plain)
+        assert first.metadata == {"case_variants": [second.id]}
+        assert second.metadata == {"case_variants": [first.id]}
+    timer, upper = v3det.by_id(99), v3det.by_id(106)
+    assert (timer.name, timer.clean_name) == ("timer", "timer")
+    assert (upper.name, upper.clean_name) == ("Timer", "timer (2)")
+    assert v3det.find("timer (2)") is upper
+    bottle = v3det.by_id(1134)
+    assert bottle.name == "Bottle Opener" and bottle.clean_name == "bottle opener (2)"
+    # find() ignores case, so a raw name finds the first of its pair: use ids or clean names
+    assert v3det.find("Bottle Opener").id == 1091
+    assert v3det.find("bottle opener (2)") is bottle
+    # every other label is exactly what make_label makes of its raw name
+    others = [label for label in v3det if not label.metadata]
+    assert len(others) == 13204 - 90
+    assert all(label == make_label(label.index, label.name) for label in others)
+
+
+# -- ImageNet-21k -------------------------------------------------------------------------
+def test_imagenet21k_order_and_fields() -> None:
+    in21k = load_vocabulary("imagenet21k")
+    assert load_vocabulary("in21k") is in21k
+    wnids = [label.metadata["wnid"] for label in in21k]
+    assert len(set(wnids)) == 21841
+    assert wnids == sorted(wnids)  # timm's imagenet-22k order (fall11), Detic's too
+    assert all(re.fullmatch(r"n\d{8}", wnid) for wnid in wnids)
+    assert in21k.ids == tuple(range(1, 21842))
+    first, last = in21k[0], in21k[21840]
+    assert (first.metadata["wnid"], first.name, first.synonyms) == (
+        "n00004475",
+        "organism",
+        ("being",),
+    )
+    assert first.definition == (
+        "a living thing that has (or can develop) the ability to act or function independently"
+    )
+    assert first.synset == "organism.n.01"
+    assert last.metadata["wnid"] == "n15102894"
+    dog = in21k.find("dog")
+    assert dog.metadata == {"wnid": "n02084071", "synset": "dog.n.01"}
+    assert dog.synonyms == ("domestic dog", "canis familiaris")
+    assert dog.definition is not None and dog.definition.startswith("a member of the genus Canis")
+    assert all(label.definition for label in in21k)
+    synsets = [label.synset for label in in21k]
+    assert len(set(synsets)) == 21841
+    assert all(s is not None and re.fullmatch(r".+\.n\.\d\d", s) for s in synsets)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="timm is not installed")
+def test_imagenet21k_matches_timm_lists() -> None:
+    # timm's own files (read as text: importing timm would import torch)
+    spec = importlib.util.find_spec("timm")
+    assert spec is not None and spec.submodule_search_locations
+    info = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info"
+    wnids = (info / "imagenet22k_synsets.txt").read_text(encoding="utf-8").split()
+    lemmas = dict(
+        line.split("\t", 1)
+        for line in (info / "imagenet_synset_to_lemma.txt").read_text("utf-8").splitlines()
+    )
+    glosses = dict(
+        line.split("\t", 1)
+        for line in (info / "imagenet_synset_to_definition.txt").read_text("utf-8").splitlines()
+    )
+    in21k = load_vocabulary("imagenet21k")
+    assert [label.metadata["wnid"] for label in in21k] == wnids
+    assert [label.name for label in in21k] == [lemmas[w].split(", ")[0] for w in wnids]
+    assert [label.definition for label in in21k] == [glosses[w] for w in wnids]
+
+
+def test_imagenet21k_clean_names_are_current_and_unique() -> None:
+    # the shipped clean names and synonyms are what make_label gives today
+    record = _package_data_gz("imagenet21k.json.gz")
+    in21k = load_vocabulary("imagenet21k")
+    hinted = 0
+    for label, lemmas in zip(in21k, record["lemmas"], strict=True):
+        plain = clean_name(lemmas[0])
+        hint = None if label.clean_name == plain else label.clean_name
+        if hint is not None:
+            hinted += 1
+            assert hint.startswith(f"{plain} (") and hint.endswith(")")
+        expected = make_label(label.index, lemmas[0], clean_name=hint, synonyms=lemmas[1:])
+        assert (label.clean_name, label.synonyms) == (expected.clean_name, expected.synonyms)
+    assert hinted == 3243
+    cranes = {label.clean_name for label in in21k if label.name == "crane"}
+    assert {"crane (wading bird)", "crane (lifting device)"} <= cranes
+    assert in21k.find("crane (lifting device)").synset == "crane.n.04"
+    tables = [label for label in in21k if label.name == "table"]
+    assert {label.clean_name for label in tables} == {
+        "table (furniture, sense 2)",
+        "table (furniture, sense 3)",
+    }
+
+
+def test_imagenet21k_loads_quickly() -> None:
+    from scaledet_labels.vocab.builtin import imagenet21k
+
+    started = time.perf_counter()
+    imagenet21k()
+    assert time.perf_counter() - started < 2.0  # about 0.2 s; generous for slow runners
+
+
+# -- WordNet synsets of COCO --------------------------------------------------------------
+def test_coco_synsets_come_from_lvis() -> None:
+    coco, lvis = load_vocabulary("coco"), load_vocabulary("lvis")
+    with_synset = [label for label in coco if label.synset]
+    assert len(with_synset) == 77
+    missing = {label.name for label in coco if label.synset is None}
+    assert missing == {"sports ball", "hot dog", "potted plant"}
+    lvis_synsets = {label.synset for label in lvis}
+    assert {label.synset for label in with_synset} <= lvis_synsets
+    assert coco.find("dog").synset == "dog.n.01"
+    assert coco.find("car").synset == "car.n.01"
+    assert coco.find("mouse").synset == "mouse.n.04"  # the computer mouse
+    assert coco.find("tv").synset == "television_receiver.n.01"
+    assert coco.find("hair drier").synset == "hand_blower.n.01"
+    assert coco.by_id(1).metadata == {"supercategory": "person", "synset": "person.n.01"}
+    record = _package_data("coco_synsets.json")
+    assert record["unmatched"] == ["sports ball", "hot dog", "potted plant"]
+    assert record["provenance"]["script"] == "scripts/generate_vocabularies.py"
+
+
+def test_list_does_not_load_the_big_vocabularies() -> None:
+    code = (
+        "import contextlib, io\n"
+        "from scaledet_labels.cli import main\n"
+        "from scaledet_labels.vocab import registry\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['list']) == 0\n"
+        "assert not registry._loaded, sorted(registry._loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# -- provenance and the generation script -------------------------------------------------
+def test_derived_files_record_their_provenance() -> None:
+    readme = resources.files("scaledet_labels") / "data" / "vocabularies" / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    for filename in (
+        "v3det_13204.txt",
+        "imagenet21k.json.gz",
+        "wordnet_hierarchy.json.gz",
+        "coco_synsets.json",
+    ):
+        assert f"`{filename}`" in text
+    assert V3DET_SHA256 in text and "CC BY 4.0" in text
+    assert "WordNet 3.0 Copyright 2006 by Princeton University" in text
+    for filename in ("imagenet21k.json.gz", "wordnet_hierarchy.json.gz"):
+        provenance = _package_data_gz(filename)["provenance"]
+        assert provenance["script"] == "scripts/generate_vocabularies.py"
+        assert "Princeton" in provenance["wordnet_license"]
+    assert _package_data_gz("imagenet21k.json.gz")["provenance"]["timm_license"] == "Apache-2.0"
+
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "generate_vocabularies.py"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/usr/share/wordnet/data.noun").exists() or importlib.util.find_spec("timm") is None,
+    reason="needs WordNet 3.0 (apt-get install wordnet-base) and timm",
+)
+def test_generated_files_are_up_to_date(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    monkeypatch.delitem(sys.modules, SCRIPT.stem, raising=False)
+    script = importlib.import_module(SCRIPT.stem)
+    assert script.main(["--check"]) == 0, capsys.readouterr().out

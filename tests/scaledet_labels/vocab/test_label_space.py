@@ -51,6 +51,7 @@ def test_same_vocabulary_twice_needs_names() -> None:
     with pytest.raises(LabelSpaceError, match="'coco' appears twice") as info:
         LabelSpace.union(["coco", "coco"])
     assert "names=" in str(info.value)
+    assert "on the command line NAME=SOURCE: coco_2=coco" in str(info.value)
     space = LabelSpace.union(["coco", "coco"], names=["coco_a", "coco_b"])
     assert space.datasets == ("coco_a", "coco_b")
     assert space.offsets.tolist() == [0, 80, 160]
@@ -59,6 +60,13 @@ def test_same_vocabulary_twice_needs_names() -> None:
         LabelSpace.union(["coco", "coco"], names=["a"])
     with pytest.raises(LabelSpaceError, match="appears twice"):
         LabelSpace.union(["coco", "voc"], names=["x", "x"])
+
+
+def test_same_file_twice_names_the_file_in_the_command_line_hint(tmp_vocab_file: Any) -> None:
+    path = tmp_vocab_file("extra.txt", "cat\ndog\n")
+    with pytest.raises(LabelSpaceError, match="'extra' appears twice") as info:
+        LabelSpace.union([path, path])
+    assert f"extra_2={path}" in str(info.value)
 
 
 def test_union_of_mixed_sources(tmp_vocab_file: Any) -> None:

@@ -110,8 +110,13 @@ def test_synset_merge_with_a_user_vocabulary() -> None:
     merged = space[space.to_unified("mine", 0)]
     assert "sprayer" in merged.prompt_names and "spray can" in merged.prompt_names
     assert space.to_unified("mine", 1) == 1203 + 3 - 2 - 1
-    # coco has no synsets: nothing to merge
-    assert LabelSpace.union(["coco", "lvis"], merge="synset").is_disjoint
+    # coco's synsets come from LVIS (77 of 80 labels): those merge with their LVIS label
+    coco_lvis = LabelSpace.union(["coco", "lvis"], merge="synset")
+    assert len(coco_lvis) == 80 + 1203 - 77
+    assert coco_lvis.to_unified("coco", 0) == coco_lvis.to_unified(
+        "lvis", coco_lvis.vocabulary("lvis").find("person").index
+    )
+    assert LabelSpace.union(["voc", "lvis"], merge="synset").is_disjoint  # voc has none
 
 
 def test_user_mapping_list_of_groups() -> None:

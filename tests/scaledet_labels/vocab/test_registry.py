@@ -18,7 +18,7 @@ from scaledet_labels import (
     unregister_vocabulary,
 )
 
-BUILTINS = ["coco", "lvis", "objects365", "oid", "oid500", "voc"]
+BUILTINS = ["coco", "lvis", "objects365", "oid", "oid500", "voc", "v3det", "imagenet21k"]
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 
@@ -194,3 +194,63 @@ def test_empty_name_is_refused() -> None:
 def test_registry_is_clean_between_tests() -> None:
     # runs after tests that registered names: the fixture restored the registry
     assert available_vocabularies() == BUILTINS
+
+
+# -- NAME=SOURCE on a command line -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("coco", (None, "coco")),
+        ("coco_2=coco", ("coco_2", "coco")),
+        ("mine=data/classes.txt", ("mine", "data/classes.txt")),
+        ("v1.2-x=a=b.txt", ("v1.2-x", "a=b.txt")),  # split at the first '='
+        ("cat, dog", (None, "cat, dog")),
+        ("pets=cat, dog", ("pets", "cat, dog")),
+        ("a b=c, d", (None, "a b=c, d")),  # not a name before '=': an inline list
+    ],
+)
+def test_split_named_source(text: str, expected: tuple[str | None, str]) -> None:
+    from scaledet_labels.vocab.registry import split_named_source
+
+    assert split_named_source(text) == expected
+
+
+def test_an_existing_file_with_equals_in_its_path_is_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scaledet_labels.vocab.registry import split_named_source
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run=3").mkdir()
+    (tmp_path / "run=3" / "classes.txt").write_text("cat\n")
+    (tmp_path / "k=v.txt").write_text("dog\n")
+    assert split_named_source("run=3/classes.txt") == (None, "run=3/classes.txt")
+    assert split_named_source("k=v.txt") == (None, "k=v.txt")
+    assert split_named_source("mine=k=v.txt") == ("mine", "k=v.txt")
+    name, source = split_named_source("mine=k=v.txt")
+    assert load_vocabulary(source, name=name).name == "mine"
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("mine=", r"'mine=': nothing after '='; write NAME=SOURCE"),
+        ("=coco", r"=coco: no such file, and '' before '=' is not a dataset name"),
+        ("runs/x=1/c.txt", r"runs/x=1/c\.txt: no such file, and 'runs/x' before '='"),
+    ],
+)
+def test_split_named_source_errors(text: str, pattern: str) -> None:
+    from scaledet_labels.vocab.registry import split_named_source
+
+    with pytest.raises(VocabularyError, match=pattern):
+        split_named_source(text)
+
+
+def test_load_vocabulary_passes_the_blank_policy(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_text("  \nblack bishop\n")
+    with pytest.raises(VocabularyError, match=r"c\.txt:1: empty or whitespace-only"):
+        load_vocabulary(path)
+    assert load_vocabulary(str(path), on_blank="skip").ids == (2,)
+    assert load_vocabulary("a, , b", on_blank="skip").ids == (1, 3)
+    assert load_vocabulary(["a", "", "b"], on_blank="skip").ids == (1, 3)

@@ -183,6 +183,7 @@ def test_to_frame_and_dict_round_trip() -> None:
         "scaledet_labels.vocab.vocabulary",
         "scaledet_labels.vocab.sources",
         "scaledet_labels.vocab.builtin",
+        "scaledet_labels.vocab.hierarchy",
         "scaledet_labels.vocab.registry",
         "scaledet_labels.vocab.label_space",
         "scaledet_labels.vocab.merge",
