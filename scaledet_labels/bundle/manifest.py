@@ -202,8 +202,28 @@ _TOP: dict[str, tuple[Check, str]] = {
     "arrays_hash": (_hex64, "a SHA-256 hex digest"),
     "files": (lambda v: isinstance(v, dict) and bool(v), "a non-empty object"),
 }
+
+
+def _precomputed_sources(v: Any) -> bool:
+    """``{dataset: {"file": name or null, "sha256": digest or null, "dtype", "shape"}}``."""
+    return isinstance(v, dict) and all(
+        isinstance(r, dict)
+        and _opt_str(r.get("file"))
+        and (r.get("sha256") is None or _hex64(r.get("sha256")))
+        and _str(r.get("dtype"))
+        and isinstance(r.get("shape"), list)
+        and len(r["shape"]) == 2
+        and all(_pos_int(x) for x in r["shape"])
+        for r in v.values()
+    )
+
+
 _OPTIONAL_TOP: dict[str, tuple[Check, str]] = {
     "stats": (_dict, "an object"),
+    "precomputed_sources": (
+        _precomputed_sources,
+        "an object of {file, sha256, dtype, shape} records, one per precomputed dataset",
+    ),
     "prompts_identity": (lambda v: v is None or _hex64(v), "a SHA-256 hex digest or null"),
     "roles": (
         lambda v: (

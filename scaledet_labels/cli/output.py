@@ -39,8 +39,24 @@ def print_frame(frame: Any, as_json: bool) -> None:
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+def _precomputed_words(manifest: Mapping[str, Any]) -> str:
+    """``coco from coco_clip_a+cname.npy, lvis from an array`` (older bundles: the names)."""
+    sources = manifest.get("precomputed_sources") or {}
+    words = []
+    for dataset in manifest.get("precomputed") or {}:
+        record = sources.get(dataset)
+        if record is None:
+            words.append(dataset)
+        else:
+            words.append(f"{dataset} from {record.get('file') or 'an array'}")
+    return ", ".join(words)
+
+
 def manifest_lines(manifest: Mapping[str, Any], n_labels: int, dim: int) -> list[str]:
     """The human summary of a bundle: labels per dataset, encoder, templates, similarity.
+
+    A bundle whose every dataset was precomputed has no encoder, templates or ensemble
+    recipe, and says so; precomputed datasets name the file they were read from.
 
     Examples:
         >>> m = {"datasets": [{"name": "voc", "count": 20, "source": "builtin"}],
@@ -50,19 +66,40 @@ def manifest_lines(manifest: Mapping[str, Any], n_labels: int, dim: int) -> list
         ...      "similarity": {"normalization": "minmax", "topk": None, "dtype": "float32"}}
         >>> print("\\n".join(manifest_lines(m, 20, 384)))
         labels      20 x 384 (voc 20)
-        encoder     minilm (fingerprint hf-mean-0123456)
+        encoder     minilm (fingerprint hf-mean-01234567)
         templates   custom (1); synonyms on; recipe l2-mean-l2
         similarity  minmax, dense float32
+        >>> m |= {"encoder": {"spec": None, "fingerprint": None}, "templates": [],
+        ...       "precomputed": {"voc": "0" * 64},
+        ...       "precomputed_sources": {"voc": {"file": "voc_clip.npy", "sha256": None,
+        ...                                       "dtype": "float16", "shape": [20, 512]}}}
+        >>> print("\\n".join(manifest_lines(m, 20, 512)[1:3]))
+        encoder     none (precomputed: voc from voc_clip.npy)
+        templates   none (precomputed rows, L2-normalised)
     """
     counts = ", ".join(f"{d['name']} {d['count']}" for d in manifest["datasets"])
     encoder = manifest["encoder"]
     synonyms = "on" if manifest.get("synonyms", True) else "off"
     sim = manifest["similarity"]
     kind = f"top-{sim['topk']} sparse" if sim["topk"] else "dense"
+    precomputed = _precomputed_words(manifest)
+    if precomputed and encoder.get("spec") is None and encoder.get("fingerprint") is None:
+        encoder_line = f"encoder     none (precomputed: {precomputed})"
+        templates_line = "templates   none (precomputed rows, L2-normalised)"
+    else:
+        encoder_line = (
+            f"encoder     {encoder.get('spec')} "
+            f"(fingerprint {str(encoder.get('fingerprint'))[:16]})"
+        )
+        if precomputed:
+            encoder_line += f"; precomputed: {precomputed}"
+        templates_line = (
+            f"templates   {manifest.get('template_set') or 'custom'} "
+            f"({len(manifest['templates'])}); synonyms {synonyms}; recipe {manifest['recipe']}"
+        )
     return [
         f"labels      {n_labels} x {dim} ({counts})",
-        f"encoder     {encoder.get('spec')} (fingerprint {str(encoder.get('fingerprint'))[:16]})",
-        f"templates   {manifest.get('template_set') or 'custom'} "
-        f"({len(manifest['templates'])}); synonyms {synonyms}; recipe {manifest['recipe']}",
+        encoder_line,
+        templates_line,
         f"similarity  {sim['normalization']}, {kind} {sim['dtype']}",
     ]

@@ -1,4 +1,8 @@
-"""Tests of exports: shapes, dtypes, order and file formats of every export format."""
+"""Tests of exports: shapes, dtypes, order and file formats of every export format.
+
+The tiny bundles here are 6-d, so the Detic / YOLO-World / YOLOE exports warn about their
+width; the warning itself is tested in test_export_consumers.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from scaledet_labels.bundle import BundleError, LabelSpaceBundle
 from scaledet_labels.bundle.build import build_label_space
 from scaledet_labels.bundle.export import EXPORT_FORMATS
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::scaledet_labels.bundle.export.ExportCompatibilityWarning"
+)
+
 
 @pytest.fixture
 def bundle() -> LabelSpaceBundle:
@@ -24,11 +32,13 @@ def bundle() -> LabelSpaceBundle:
 
 
 def test_detic_per_dataset_and_unified(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
-    [file] = bundle.export("detic", tmp_path / "b.npy", dataset="b")
+    file, names = bundle.export("detic", tmp_path / "b.npy", dataset="b")
     array = np.load(file, allow_pickle=False)
     assert array.dtype == np.float32 and array.shape == (2, 6)
     np.testing.assert_array_equal(array, bundle.embeddings[3:])
-    [file] = bundle.export("detic", tmp_path)  # a directory gets a default name
+    assert names.name == "b.names.json"
+    assert json.loads(names.read_text()) == ["kitty cat", "puppy"]
+    file, _ = bundle.export("detic", tmp_path)  # a directory gets a default name
     assert file.name == "a+b_clip.npy"
     np.testing.assert_array_equal(np.load(file), bundle.embeddings)
 
@@ -36,12 +46,13 @@ def test_detic_per_dataset_and_unified(bundle: LabelSpaceBundle, tmp_path: Path)
 def test_openclip_is_columns(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
     from safetensors.numpy import load_file
 
-    [file] = bundle.export("openclip", tmp_path / "zs.safetensors", dataset="a")
+    file, names = bundle.export("openclip", tmp_path / "zs.safetensors", dataset="a")
     matrix = load_file(str(file))["zero_shot_classifier"]
     assert matrix.shape == (6, 3) and matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix, bundle.embeddings[:3].T)
-    [file] = bundle.export("openclip", tmp_path / "zs.npy")
-    assert np.load(file).shape == (6, 5)
+    assert json.loads(names.read_text()) == ["cat", "dog", "car"]
+    file, names = bundle.export("openclip", tmp_path / "zs.npy", overwrite=True)  # zs.names
+    assert np.load(file).shape == (6, 5) and names.name == "zs.names.json"
 
 
 def test_yoloworld_rows_and_names(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
@@ -49,6 +60,19 @@ def test_yoloworld_rows_and_names(bundle: LabelSpaceBundle, tmp_path: Path) -> N
     assert [f.name for f in files] == ["b.npy", "b.names.json"]
     assert np.load(files[0]).shape == (2, 6)
     assert json.loads(files[1].read_text()) == ["kitty cat", "puppy"]
+
+
+def test_yoloe_npz(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
+    [file] = bundle.export("yoloe", tmp_path)
+    assert file.name == "a+b_yoloe.npz"
+    with np.load(file, allow_pickle=False) as npz:  # plain arrays: no pickle needed
+        assert set(npz.files) == {"embeddings", "names"}
+        assert npz["embeddings"].shape == (1, 5, 6) and npz["embeddings"].dtype == np.float32
+        np.testing.assert_array_equal(npz["embeddings"][0], bundle.embeddings)
+        assert npz["names"].dtype.kind == "U"
+        assert npz["names"].tolist() == ["cat", "dog", "car", "kitty cat", "puppy"]
+    with pytest.raises(BundleError, match=r"\.npz"):
+        bundle.export("yoloe", tmp_path / "x.npy")
 
 
 def test_csv_labels(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
@@ -63,14 +87,15 @@ def test_csv_labels(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
 
 
 def test_similarity_dense_and_sparse(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
-    [file] = bundle.export("similarity", tmp_path / "s.npy")
+    file, names = bundle.export("similarity", tmp_path / "s.npy")
     np.testing.assert_array_equal(np.load(file), bundle.similarity)
+    assert names.name == "s.names.json" and len(json.loads(names.read_text())) == 5
     sparse = build_label_space(
         bundle.label_space,
         precomputed={"a": bundle.embeddings[:3], "b": bundle.embeddings[3:]},
         topk=1,
     )
-    [file] = sparse.export("similarity", tmp_path)
+    file, _ = sparse.export("similarity", tmp_path)
     assert file.name == "similarity.npz"
     with np.load(file, allow_pickle=False) as npz:
         assert set(npz.files) == {"data", "indices", "indptr", "shape"}
@@ -78,7 +103,7 @@ def test_similarity_dense_and_sparse(bundle: LabelSpaceBundle, tmp_path: Path) -
 
 
 def test_export_errors(bundle: LabelSpaceBundle, tmp_path: Path) -> None:
-    assert set(EXPORT_FORMATS) == {"detic", "openclip", "yoloworld", "csv", "similarity"}
+    assert set(EXPORT_FORMATS) == {"detic", "openclip", "yoloworld", "yoloe", "csv", "similarity"}
     with pytest.raises(BundleError, match="not one of"):
         bundle.export("onnx", tmp_path / "x")
     with pytest.raises(BundleError, match=r"\.npy"):
