@@ -65,6 +65,11 @@ STEPS: tuple[Step, ...] = (
         ("benchmarks/bench_encode.py", "--json", "{out}/encode.json"),
     ),
     Step(
+        "distributed",
+        "Cold encode on one process against torchrun with 2 gloo ranks (#12)",
+        ("benchmarks/bench_distributed.py", "--json", "{out}/distributed.json"),
+    ),
+    Step(
         "build",
         "Cold and warm builds, the CLI's main job and `list` (#2, #3, #4)",
         ("benchmarks/bench_build.py", "--json", "{out}/build.json"),

@@ -11,6 +11,10 @@ A fully cached build imports neither torch, transformers nor open_clip: the fing
 is computed from model files (weight hashes remembered in the cache) and every vector is
 read back from SQLite.
 
+Under torchrun, or inside an initialised ``torch.distributed`` process group, the misses
+are encoded by all ranks and gathered on rank 0, the only rank that writes the cache (see
+:mod:`scaledet_labels.embed.distributed`); every rank returns the same result.
+
 Examples:
     >>> from scaledet_labels.vocab.vocabulary import Vocabulary
     >>> vocab = Vocabulary.from_names(["dog", "puppy", "car"], name="toy")
@@ -37,6 +41,7 @@ from scaledet_labels.embed.cache import (
     PromptCache,
     resolve_cache_dir,
 )
+from scaledet_labels.embed.distributed import Ranks, process_group, shard
 from scaledet_labels.embed.encoders.base import Encoder, EncoderError, TorchTextEncoder
 from scaledet_labels.embed.encoders.callable import CallableEncoder
 from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER, EncoderSpec, load_encoder
@@ -307,6 +312,122 @@ def _check_lengths(
     logger.warning("%s; they are truncated (too_long='warn')", message)
 
 
+@dataclass
+class _Plan:
+    """What rank 0 (or the only process) knows before encoding."""
+
+    fingerprint: str
+    description: str
+    dim: int | None
+    rows: dict[str, NDArray[np.float32]]  # cache hits, then every encoded prompt
+    misses: list[str]  # long first: close lengths share batches (and ranks' shards)
+    from_cache: int
+
+
+def _plan(
+    unique: Sequence[str],
+    enc: Encoder,
+    store: PromptCache | None,
+    prompts: LabelPrompts | None,
+    too_long: str,
+) -> _Plan:
+    """Fingerprint the encoder, read the cache hits and list the misses."""
+    fingerprint = (
+        enc.fingerprint_using(store) if isinstance(enc, TorchTextEncoder) else enc.fingerprint
+    )
+    description = str(getattr(enc, "description", type(enc).__name__))
+    dim = _known_dim(enc)
+    rows: dict[str, NDArray[np.float32]] = {}
+    limit = enc.context_length
+    if store is not None:
+        hits = store.lookup(fingerprint, unique, dim=dim)
+        rows = dict(zip(hits.prompts, hits.vectors, strict=True))
+        if limit is not None:
+            stale = {
+                p: n
+                for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
+                if n is not None and n > limit
+            }
+            _check_lengths(stale, limit, prompts, too_long)
+    misses = [p for p in unique if p not in rows]
+    misses.sort(key=len, reverse=True)
+    return _Plan(fingerprint, description, dim, rows, misses, len(rows))
+
+
+def _token_counts(enc: Encoder, texts: Sequence[str]) -> list[int | None]:
+    """Tokens of each text, or ``None`` each when the encoder has no context limit."""
+    if enc.context_length is None or not texts:
+        return [None] * len(texts)
+    return [int(n) for n in enc.count_tokens(texts)]
+
+
+def _check_tokens(
+    texts: Sequence[str],
+    tokens: Sequence[int | None],
+    limit: int | None,
+    prompts: LabelPrompts | None,
+    too_long: str,
+) -> None:
+    if limit is not None:
+        over = {p: n for p, n in zip(texts, tokens, strict=True) if n is not None and n > limit}
+        _check_lengths(over, limit, prompts, too_long)
+
+
+def _encode_part(
+    enc: Encoder, part: Sequence[str], batch_size: int | None, description: str
+) -> NDArray[np.float32]:
+    vectors = enc.encode(part, batch_size=batch_size)
+    if vectors.ndim != 2 or vectors.shape[0] != len(part):
+        raise EncoderError(f"{description} returned shape {vectors.shape} for {len(part)} texts")
+    return vectors
+
+
+def _commit(
+    store: PromptCache | None,
+    fingerprint: str,
+    part: Sequence[str],
+    vectors: NDArray[np.float32],
+    tokens: Sequence[int | None],
+    rows: dict[str, NDArray[np.float32]],
+) -> None:
+    """Store one chunk in the cache (one transaction) and in ``rows``."""
+    if store is not None:
+        taken = store.put(fingerprint, part, vectors, tokens)
+        if taken:  # another process cached them first: use its vectors
+            again = store.lookup(fingerprint, taken, dim=vectors.shape[1])
+            rows.update(zip(again.prompts, again.vectors, strict=True))
+    for prompt, vector in zip(part, vectors, strict=True):
+        rows.setdefault(prompt, vector)
+
+
+def _assemble(
+    unique: Sequence[str],
+    rows: dict[str, NDArray[np.float32]],
+    fingerprint: str,
+    dim: int | None,
+) -> NDArray[np.float32]:
+    dims = {int(v.shape[0]) for v in rows.values()}
+    if len(dims) > 1:
+        raise EncoderError(
+            f"prompt vectors of {fingerprint} have several dimensions {sorted(dims)}: the "
+            "cache holds vectors of another model under this fingerprint; give the encoder "
+            "a distinct fingerprint or clear the cache"
+        )
+    width = dims.pop() if dims else (dim or 0)
+    matrix = np.empty((len(unique), width), dtype=np.float32)
+    for i, prompt in enumerate(unique):
+        matrix[i] = rows[prompt]
+    return matrix
+
+
+def _progress_bar(progress: bool | None, n: int) -> Any:
+    if not _show_progress(progress, n):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, unit="prompt", desc="encoding prompts", file=sys.stderr, leave=False)
+
+
 def _prompt_vectors(
     unique: Sequence[str],
     enc: Encoder,
@@ -320,87 +441,186 @@ def _prompt_vectors(
     """Raw vectors of ``unique`` (rows aligned), from the cache or the encoder."""
     store = _open_cache(cache, enc)
     try:
-        fingerprint = (
-            enc.fingerprint_using(store) if isinstance(enc, TorchTextEncoder) else enc.fingerprint
-        )
-        description = str(getattr(enc, "description", type(enc).__name__))
-        dim = _known_dim(enc)
-        rows: dict[str, NDArray[np.float32]] = {}
-        limit = enc.context_length
-        if store is not None:
-            hits = store.lookup(fingerprint, unique, dim=dim)
-            rows = dict(zip(hits.prompts, hits.vectors, strict=True))
-            if limit is not None:
-                stale = {
-                    p: n
-                    for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
-                    if n is not None and n > limit
-                }
-                _check_lengths(stale, limit, prompts, too_long)
-        from_cache = len(rows)
-        misses = [p for p in unique if p not in rows]
+        plan = _plan(unique, enc, store, prompts, too_long)
+        fingerprint, misses, rows = plan.fingerprint, plan.misses, plan.rows
         if misses:
-            misses.sort(key=len, reverse=True)  # long first: close lengths share batches
-            tokens: list[int | None] = [None] * len(misses)
-            if limit is not None:
-                counted = enc.count_tokens(misses)
-                tokens = list(counted)
-                over = {p: n for p, n in zip(misses, counted, strict=True) if n > limit}
-                _check_lengths(over, limit, prompts, too_long)
+            tokens = _token_counts(enc, misses)
+            _check_tokens(misses, tokens, enc.context_length, prompts, too_long)
             chunk = 4 * batch_size if batch_size else _CHUNK_PROMPTS  # commit granularity
-            bar = None
-            if _show_progress(progress, len(misses)):
-                from tqdm.auto import tqdm
-
-                bar = tqdm(
-                    total=len(misses),
-                    unit="prompt",
-                    desc="encoding prompts",
-                    file=sys.stderr,
-                    leave=False,
-                )
+            bar = _progress_bar(progress, len(misses))
+            width = 0
             try:
                 for start in range(0, len(misses), chunk):
                     part = misses[start : start + chunk]
-                    vectors = enc.encode(part, batch_size=batch_size)
-                    if vectors.ndim != 2 or vectors.shape[0] != len(part):
-                        raise EncoderError(
-                            f"{description} returned shape {vectors.shape} for {len(part)} texts"
-                        )
-                    if store is not None:
-                        taken = store.put(fingerprint, part, vectors, tokens[start : start + chunk])
-                        if taken:  # another process cached them first: use its vectors
-                            again = store.lookup(fingerprint, taken, dim=vectors.shape[1])
-                            rows.update(zip(again.prompts, again.vectors, strict=True))
-                    for prompt, vector in zip(part, vectors, strict=True):
-                        rows.setdefault(prompt, vector)
+                    vectors = _encode_part(enc, part, batch_size, plan.description)
+                    width = int(vectors.shape[1])
+                    _commit(store, fingerprint, part, vectors, tokens[start : start + chunk], rows)
                     if bar is not None:
                         bar.update(len(part))
             finally:
                 if bar is not None:
                     bar.close()
             if store is not None and not store.has_encoder(fingerprint):
-                store.register_encoder(fingerprint, description, int(vectors.shape[1]))
-        dims = {int(v.shape[0]) for v in rows.values()}
-        if len(dims) > 1:
-            raise EncoderError(
-                f"prompt vectors of {fingerprint} have several dimensions {sorted(dims)}: the "
-                "cache holds vectors of another model under this fingerprint; give the encoder "
-                "a distinct fingerprint or clear the cache"
-            )
-        width = dims.pop() if dims else (dim or 0)
-        matrix = np.empty((len(unique), width), dtype=np.float32)
-        for i, prompt in enumerate(unique):
-            matrix[i] = rows[prompt]
+                store.register_encoder(fingerprint, plan.description, width)
+        matrix = _assemble(unique, rows, fingerprint, plan.dim)
         stats = EncodeStats(
             prompts_total=len(unique),
             prompts_unique=len(unique),
-            from_cache=from_cache,
+            from_cache=plan.from_cache,
             encoded=len(misses),
             cache_path=str(store.path) if store is not None else None,
         )
+        return matrix, fingerprint, plan.description, stats
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _prompts_digest(unique: Sequence[str]) -> str:
+    blob = json.dumps(list(unique), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _prompt_vectors_ranks(
+    unique: Sequence[str],
+    make_encoder: Callable[[], Encoder],
+    cache: CacheArg,
+    ranks: Ranks,
+    *,
+    batch_size: int | None,
+    progress: bool | None,
+    too_long: str,
+    prompts: LabelPrompts | None = None,
+) -> tuple[NDArray[np.float32], str, str, EncodeStats]:
+    """:func:`_prompt_vectors` on every rank of a process group (a collective).
+
+    Rank 0 reads the cache and lists the misses; each rank encodes its shard of them in
+    rounds of ``chunk`` prompts; after each round rank 0 gathers the round's vectors and
+    commits them to the cache in one transaction, so a rank killed mid-encode leaves every
+    completed round cached and nothing half-written. Rank 0 then sends the full matrix to
+    every rank. A rank that fails says so at the next collective and every rank raises.
+    Only rank 0 opens the cache.
+    """
+    store: PromptCache | None = None
+    bar: Any = None
+    enc: Encoder | None = None
+    plan: _Plan | None = None
+    error: Exception | None = None
+    try:
+        try:
+            enc = make_encoder()
+            if ranks.is_main:
+                store = _open_cache(cache, enc)
+                plan = _plan(unique, enc, store, prompts, too_long)
+        except Exception as exc:
+            error = exc
+        ranks.agree(error)
+        if enc is None:  # pragma: no cover - agree() raised
+            raise EncoderError("no encoder")
+        header = ranks.broadcast_json(
+            {
+                "fingerprint": plan.fingerprint,
+                "description": plan.description,
+                "misses": plan.misses,
+                "from_cache": plan.from_cache,
+                "prompts": _prompts_digest(unique),
+                "cache_path": str(store.path) if store is not None else None,
+            }
+            if plan is not None
+            else None
+        )
+        fingerprint, description = str(header["fingerprint"]), str(header["description"])
+        misses: list[str] = header["misses"]
+        world = ranks.world_size
+        shards = [shard(misses, k, world) for k in range(world)]
+        mine = shards[ranks.rank]
+
+        # Every rank checks it encodes what rank 0 planned, and counts its shard's tokens.
+        counts: list[int | None] = []
+        error = None
+        try:
+            if _prompts_digest(unique) != header["prompts"]:
+                raise PromptError(
+                    f"rank {ranks.rank} has other prompts than rank 0: give every rank the "
+                    "same labels, templates and options"
+                )
+            if mine and not ranks.is_main:
+                own = (
+                    enc.fingerprint_using(None)
+                    if isinstance(enc, TorchTextEncoder)
+                    else enc.fingerprint
+                )
+                if own != fingerprint:
+                    raise EncoderError(
+                        f"rank {ranks.rank}'s encoder has fingerprint {own}, rank 0's "
+                        f"{fingerprint}: every rank needs the same model files"
+                    )
+            counts = _token_counts(enc, mine)
+        except Exception as exc:
+            error = exc
+        shares = ranks.all_gather_json(counts, error)
+        tokens: list[int | None] = [None] * len(misses)
+        for k, share in enumerate(shares):
+            tokens[k::world] = share
+        if misses and (too_long == "error" or ranks.is_main):  # the same raise everywhere
+            _check_tokens(misses, tokens, enc.context_length, prompts, too_long)
+
+        chunk = 4 * batch_size if batch_size else _CHUNK_PROMPTS  # per rank and round
+        rounds = -(-len(shards[0]) // chunk)  # shard 0 is the longest
+        rows = plan.rows if plan is not None else {}
+        width = 0
+        if ranks.is_main:
+            bar = _progress_bar(progress, len(misses))
+        for r in range(rounds):
+            lo, hi = r * chunk, (r + 1) * chunk
+            part = mine[lo:hi]
+            vectors: NDArray[np.float32] | None = None
+            if error is None:  # rank 0's commit of the last round may have failed
+                try:
+                    vectors = _encode_part(enc, part, batch_size, description) if part else None
+                except Exception as exc:
+                    error = exc
+            status = ranks.all_gather_json(
+                {"rows": len(part), "dim": None if vectors is None else int(vectors.shape[1])},
+                error,
+            )
+            dims = sorted({int(s["dim"]) for s in status if s["rows"]})
+            if len(dims) != 1:
+                raise EncoderError(f"{description} returned dimensions {dims} on different ranks")
+            width = dims[0]
+            own_rows = vectors if vectors is not None else np.zeros((0, width), np.float32)
+            blocks = ranks.gather_rows(own_rows, [int(s["rows"]) for s in status], width)
+            if ranks.is_main:
+                try:
+                    texts = [t for s in shards for t in s[lo:hi]]
+                    counted = [n for k in range(world) for n in tokens[k::world][lo:hi]]
+                    _commit(store, fingerprint, texts, np.concatenate(blocks), counted, rows)
+                    if bar is not None:
+                        bar.update(len(texts))
+                except Exception as exc:
+                    error = exc
+
+        matrix: NDArray[np.float32] | None = None
+        if ranks.is_main and error is None:
+            try:
+                if misses and store is not None and not store.has_encoder(fingerprint):
+                    store.register_encoder(fingerprint, description, width)
+                matrix = _assemble(unique, rows, fingerprint, plan.dim if plan else None)
+            except Exception as exc:
+                error = exc
+        ranks.agree(error)
+        matrix = ranks.broadcast_rows(matrix)
+        stats = EncodeStats(
+            prompts_total=len(unique),
+            prompts_unique=len(unique),
+            from_cache=int(header["from_cache"]),
+            encoded=len(misses),
+            cache_path=header["cache_path"],
+        )
         return matrix, fingerprint, description, stats
     finally:
+        if bar is not None:
+            bar.close()
         if store is not None:
             store.close()
 
@@ -429,6 +649,7 @@ def embed_labels(
     batch_size: int | None = None,
     progress: bool | None = None,
     too_long: TooLong = "error",
+    distributed: bool | None = None,
 ) -> LabelEmbeddings:
     """Embed labels as the normalized mean of their normalized prompt embeddings.
 
@@ -454,6 +675,13 @@ def embed_labels(
         too_long: A prompt longer than the encoder's context raises
             :class:`~scaledet_labels.embed.prompts.PromptTooLongError` (``"error"``) or is
             truncated with a warning naming its labels (``"warn"``).
+        distributed: ``None`` (default): when this process is one of several ranks (an
+            initialised ``torch.distributed`` process group, or a torchrun launch), the
+            prompts missing from the cache are shared among the ranks, rank 0 gathers
+            them and writes the cache, and every rank returns the same result; call it
+            on every rank. ``False``: encode in this process alone (e.g. in
+            ``if rank == 0:`` code). ``True``: like ``None``, but refuse to run outside a
+            distributed job. See :mod:`scaledet_labels.embed.distributed`.
 
     Returns:
         A :class:`LabelEmbeddings`.
@@ -474,16 +702,30 @@ def embed_labels(
     """
     _validate(batch_size, progress, too_long)
     prompts = build_prompts(labels, templates, synonyms=synonyms, label_prompts=label_prompts)
-    enc = resolve_encoder(encoder, device=device, precision=precision)
-    matrix, fingerprint, description, stats = _prompt_vectors(
-        prompts.unique,
-        enc,
-        cache,
-        batch_size=batch_size,
-        progress=progress,
-        too_long=too_long,
-        prompts=prompts,
-    )
+    with process_group(distributed, device=device) as ranks:
+        if ranks is None:
+            enc = resolve_encoder(encoder, device=device, precision=precision)
+            matrix, fingerprint, description, stats = _prompt_vectors(
+                prompts.unique,
+                enc,
+                cache,
+                batch_size=batch_size,
+                progress=progress,
+                too_long=too_long,
+                prompts=prompts,
+            )
+        else:
+            rank_device = ranks.device_for(device)
+            matrix, fingerprint, description, stats = _prompt_vectors_ranks(
+                prompts.unique,
+                lambda: resolve_encoder(encoder, device=rank_device, precision=precision),
+                cache,
+                ranks,
+                batch_size=batch_size,
+                progress=progress,
+                too_long=too_long,
+                prompts=prompts,
+            )
     embeddings = ensemble(matrix, prompts.index, prompts.offsets)
     embeddings.setflags(write=False)
     stats = EncodeStats(

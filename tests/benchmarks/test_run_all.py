@@ -54,6 +54,7 @@ def test_dry_run_prints_the_plan_without_running(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "encode",
+        "distributed",
         "build",
         "similarity",
         "reliability",
