@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
 import os
 import time
@@ -46,31 +47,34 @@ __all__ = ["build_label_space", "load_precomputed"]
 logger = logging.getLogger(__name__)
 
 
-def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -> Any:
-    """Read precomputed label embeddings ``(C, D)`` from ``.npy``/``.safetensors`` or an array.
-
-    Rows are L2-normalised. A ``.safetensors`` file must hold one tensor (or one named
-    ``embeddings``); ``.npy`` is read with ``allow_pickle=False``. Detic's shipped
-    ``lvis_v1_clip_a+cname.npy`` is ``(1203, 512)`` rows and loads as is; a ``(D, C)``
-    matrix is refused rather than guessed.
-
-    Raises:
-        BundleError: Unreadable file, wrong shape or row count, non-finite or zero rows.
-    """
+def _read_precomputed(
+    source: Any, *, rows: int | None, where: str
+) -> tuple[npt.NDArray[np.float32], dict[str, Any]]:
+    """The normalised rows of a precomputed source and the manifest record of where they
+    came from: ``{"file", "sha256", "dtype", "shape"}`` (``file``/``sha256``: the file's
+    name and the SHA-256 of its bytes, None for an in-memory array)."""
     label = where or str(source)
+    record: dict[str, Any] = {"file": None, "sha256": None}
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise BundleError(f"precomputed embeddings {path}: no such file")
+        if path.suffix not in (".npy", ".safetensors"):
+            raise BundleError(f"{path}: precomputed embeddings must be .npy or .safetensors")
+        data = path.read_bytes()  # hashed and parsed from the same bytes
+        record = {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
         if path.suffix == ".npy":
             try:
-                array = np.load(path, allow_pickle=False)
+                array = np.load(io.BytesIO(data), allow_pickle=False)
             except ValueError as exc:
                 raise BundleError(f"{path}: not a plain .npy array ({exc})") from None
-        elif path.suffix == ".safetensors":
-            from safetensors.numpy import load_file
+        else:
+            from safetensors.numpy import load
 
-            tensors = load_file(str(path))
+            try:
+                tensors = load(data)
+            except Exception as exc:  # safetensors raises its own error types
+                raise BundleError(f"{path}: not a readable .safetensors file ({exc})") from None
             if "embeddings" in tensors:
                 array = tensors["embeddings"]
             elif len(tensors) == 1:
@@ -79,8 +83,7 @@ def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -
                 raise BundleError(
                     f"{path}: holds {sorted(tensors)}; expected one tensor or 'embeddings'"
                 )
-        else:
-            raise BundleError(f"{path}: precomputed embeddings must be .npy or .safetensors")
+        label = f"{label} ({path.name})" if where else label
     else:
         array = np.asarray(source)
     if array.ndim != 2 or array.dtype.kind != "f":
@@ -93,13 +96,43 @@ def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -
         raise BundleError(
             f"{label}: has {array.shape[0]} rows but the vocabulary has {rows} labels{hint}"
         )
+    record |= {"dtype": str(array.dtype), "shape": [int(n) for n in array.shape]}
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise BundleError(f"{label}: precomputed embeddings contain NaN or infinity")
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     if (norms == 0).any():
         raise BundleError(f"{label}: row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is zero")
-    return array / norms
+    return array / norms, record
+
+
+def load_precomputed(source: Any, *, rows: int | None = None, where: str = "") -> Any:
+    """Read precomputed label embeddings ``(C, D)`` from ``.npy``/``.safetensors`` or an array.
+
+    Rows are L2-normalised (as float32; float16 files such as Detic's are fine). A
+    ``.safetensors`` file must hold one tensor (or one named ``embeddings``); ``.npy`` is
+    read with ``allow_pickle=False``. Detic's shipped ``lvis_v1_clip_a+cname.npy`` is
+    ``(1203, 512)`` rows and loads as is; a ``(D, C)`` matrix is refused rather than
+    guessed.
+
+    Args:
+        source: A ``.npy``/``.safetensors`` path or an array-like ``(C, D)``.
+        rows: The number of rows expected (the vocabulary's label count).
+        where: What to call the source in errors (a dataset name).
+
+    Raises:
+        BundleError: Unreadable file, wrong shape or row count, non-finite or zero rows.
+
+    Examples:
+        >>> load_precomputed([[3.0, 4.0], [0.0, 2.0]]).tolist()
+        [[0.6000000238418579, 0.800000011920929], [0.0, 1.0]]
+    """
+    return _read_precomputed(source, rows=rows, where=where)[0]
+
+
+def _source_words(record: Mapping[str, Any]) -> str:
+    """``file coco_clip_a+cname.npy`` or ``an array`` for error messages."""
+    return f"file {record['file']}" if record.get("file") else "an array"
 
 
 def build_label_space(
@@ -119,6 +152,7 @@ def build_label_space(
     precomputed: Mapping[str, Any] | None = None,
     names: Sequence[str] | None = None,
     progress: bool | None = None,
+    distributed: bool | None = None,
 ) -> LabelSpaceBundle:
     """Build a :class:`LabelSpaceBundle`: the unified labels, embeddings and similarity.
 
@@ -141,9 +175,14 @@ def build_label_space(
         precision: ``fp32`` (default), or ``fp16``/``bf16`` on a GPU.
         batch_size: Prompts per forward pass (default: the encoder's).
         precomputed: ``{dataset: (C, D) array or .npy/.safetensors path}`` used as is
-            (normalised) instead of encoding that dataset.
+            (normalised) instead of encoding that dataset. The manifest records each
+            one's file name and the SHA-256 of its bytes (``precomputed_sources``).
         names: Dataset names when ``vocabularies`` is a list.
         progress: Progress bar on stderr (default: on for long encodes at a TTY).
+        distributed: Share the encoding among the ranks of a ``torch.distributed`` job
+            (``None``, default: when run under torchrun or in an initialised process
+            group; call it on every rank, each gets the same bundle; ``False``: this
+            process alone); see :func:`~scaledet_labels.embed_labels`.
 
     Raises:
         BundleError: Bad precomputed embeddings or mismatched dimensions.
@@ -171,10 +210,25 @@ def build_label_space(
     embeddings: npt.NDArray[np.float32] | None = None
     parts: dict[str, npt.NDArray[np.float32]] = {}
     hashes: dict[str, str] = {}
-    for dataset, source in precomputed.items():
-        vectors = load_precomputed(source, rows=len(space.vocabulary(dataset)), where=dataset)
+    sources: dict[str, dict[str, Any]] = {}
+    for dataset in space.datasets:  # unified order, whatever the mapping's order
+        if dataset not in precomputed:
+            continue
+        vectors, sources[dataset] = _read_precomputed(
+            precomputed[dataset], rows=len(space.vocabulary(dataset)), where=dataset
+        )
         parts[dataset] = vectors
         hashes[dataset] = hashlib.sha256(vectors.tobytes()).hexdigest()
+    widths = {dataset: vectors.shape[1] for dataset, vectors in parts.items()}
+    if len(set(widths.values())) > 1:
+        listed = ", ".join(
+            f"{dataset} {width}-d ({_source_words(sources[dataset])})"
+            for dataset, width in widths.items()
+        )
+        raise BundleError(
+            f"precomputed embeddings of different dimensions: {listed}; all labels must share "
+            "one embedding space (the same text encoder made every file)"
+        )
 
     to_encode = [ds for ds in space.datasets if ds not in parts]
     encoder_record: dict[str, Any] = {"spec": None, "fingerprint": None}
@@ -196,6 +250,7 @@ def build_label_space(
             precision=precision,
             batch_size=batch_size,
             progress=progress,
+            distributed=distributed,
         )
         encoded = result.embeddings
         dim = encoded.shape[1]
@@ -214,9 +269,14 @@ def build_label_space(
         if embeddings is None:
             embeddings = np.empty((n, vectors.shape[1]), dtype=np.float32)
         if vectors.shape[1] != embeddings.shape[1]:
+            encoded_by = encoder if isinstance(encoder, str) else "the encoder"
             raise BundleError(
-                f"{dataset}: precomputed embeddings have dimension {vectors.shape[1]}, the "
-                f"others {embeddings.shape[1]}; all labels must share one embedding space"
+                f"{dataset}: precomputed embeddings ({_source_words(sources[dataset])}) are "
+                f"{vectors.shape[1]}-d, but {encoded_by} gives {embeddings.shape[1]}-d "
+                f"embeddings for {', '.join(to_encode)}; all labels must share one embedding "
+                "space: encode the other datasets with the text encoder and prompts that made "
+                "the file (Detic's files: --encoder openclip:ViT-B-32/openai --templates a "
+                "--no-synonyms), or give precomputed embeddings for every dataset"
             )
         embeddings[space.indices(dataset)] = vectors
     if embeddings is None:  # pragma: no cover - a label space is never empty
@@ -237,6 +297,7 @@ def build_label_space(
         "prompts_identity": prompts_identity,
         "recipe": RECIPE,
         "precomputed": hashes,
+        "precomputed_sources": sources,
         "similarity": {"normalization": similarity, "topk": topk, "dtype": dtype},
         "label_space_hash": space.content_hash(),
         "arrays_hash": arrays_hash(embeddings, matrix),

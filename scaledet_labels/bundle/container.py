@@ -30,6 +30,7 @@ import numpy as np
 from scaledet_labels.bundle import export as _export
 from scaledet_labels.bundle import queries
 from scaledet_labels.bundle.io import read_bundle, write_bundle
+from scaledet_labels.embed.distributed import is_main_process
 from scaledet_labels.embed.embeddings import CacheArg, embed_labels
 from scaledet_labels.embed.encoders.spec import load_encoder
 from scaledet_labels.errors import BundleError
@@ -152,6 +153,7 @@ class LabelSpaceBundle:
             synonyms=bool(self.manifest.get("synonyms", True)),
             cache=cache,
             progress=False,
+            distributed=False,  # a query: never a collective across ranks
         )
         return np.array(result.embeddings)  # a writable copy (the result's rows are read-only)
 
@@ -208,9 +210,14 @@ class LabelSpaceBundle:
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the bundle directory atomically and return its path.
 
+        In a distributed job (torchrun, or an initialised ``torch.distributed`` group) only
+        rank 0 writes; the other ranks write nothing and return ``path``.
+
         Raises:
             BundleError: ``path`` exists and ``overwrite`` is off, or is not a bundle.
         """
+        if not is_main_process():
+            return Path(path)
         target, self.manifest = write_bundle(
             path,
             self.label_space,
@@ -228,9 +235,12 @@ class LabelSpaceBundle:
         *,
         dataset: str | None = None,
         overwrite: bool = False,
+        strict: bool = False,
     ) -> list[Path]:
         """Export to another tool's format; see :func:`~scaledet_labels.export_bundle`."""
-        return _export.export_bundle(self, format, path, dataset=dataset, overwrite=overwrite)
+        return _export.export_bundle(
+            self, format, path, dataset=dataset, overwrite=overwrite, strict=strict
+        )
 
 
 def load_bundle(path: str | os.PathLike[str], *, verify: bool = True) -> LabelSpaceBundle:

@@ -21,7 +21,7 @@ from scaledet_labels.cli import commands
 from scaledet_labels.embed.encoders.base import PRECISIONS
 from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER
 from scaledet_labels.embed.templates import DEFAULT_TEMPLATES, TEMPLATE_SETS
-from scaledet_labels.vocab.sources import FORMATS
+from scaledet_labels.vocab.sources import BLANK_POLICIES, DUPLICATE_POLICIES, FORMATS
 
 __all__ = ["build_parser"]
 
@@ -48,6 +48,24 @@ def _positive_int(text: str) -> int:
 
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  scaledet-labels {line}" for line in lines)
+
+
+def _add_vocabulary_policies(p: argparse.ArgumentParser) -> None:
+    """--on-duplicate and --on-blank: load_vocabulary's policies, for commands reading files."""
+    p.add_argument(
+        "--on-duplicate",
+        choices=DUPLICATE_POLICIES,
+        default="error",
+        help="labels of one vocabulary whose clean names match ignoring case: error "
+        "(default) or disambiguate (append ' (2)', ' (3)', ... to the later ones)",
+    )
+    p.add_argument(
+        "--on-blank",
+        choices=BLANK_POLICIES,
+        default="error",
+        help="a blank label name: error (default) or skip (leave that label out; every "
+        "other label keeps its id)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "vocabulary",
         metavar="NAME_OR_FILE",
-        help="a built-in name, a .txt/.json/.csv/.tsv file, or 'a, b, c'",
+        help="a built-in name, a .txt/.json/.csv/.tsv file, or 'a, b, c'; NAME=SOURCE "
+        "names the dataset",
     )
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--limit", type=_positive_int, default=None, help="show the first N labels")
@@ -95,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="file format (default: detect from extension and content)",
     )
+    _add_vocabulary_policies(p)
     p.set_defaults(func=commands.cmd_show)
 
     p = sub.add_parser(
@@ -102,12 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a label-space bundle (labels, embeddings, similarity)",
         description="Build the disjoint union of the given vocabularies, embed every label with "
         "a prompt ensemble, compute the label similarity, and save a bundle directory. "
-        f"Default output: ./{commands.DEFAULT_OUT_DIR}/<datasets joined by '+'>.",
+        f"Default output: ./{commands.DEFAULT_OUT_DIR}/<datasets joined by '+'> (a long "
+        "list is shortened to its first names, '+N-more' and a hash).",
         epilog=_examples(
             "build coco lvis oid",
             "build coco my_classes.txt --templates photo --out my_bundle",
             "build lvis objects365 --topk 64 --similarity affine",
             "build coco --encoder openclip:ViT-B-32@/path/to/model.safetensors",
+            "build coco lvis --precomputed coco=coco_clip_a+cname.npy "
+            "--precomputed lvis=lvis_v1_clip_a+cname.npy",
         ),
         formatter_class=_RAW,
     )
@@ -115,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "datasets",
         nargs="+",
         metavar="DATASET_OR_FILE",
-        help="built-in names (see `list`) or vocabulary files",
+        help="built-in names (see `list`) or vocabulary files; NAME=SOURCE names a dataset "
+        "(coco_2=coco, mine=classes.txt)",
     )
     p.add_argument(
         "--encoder",
@@ -155,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     p.add_argument(
+        "--precomputed",
+        action="append",
+        default=None,
+        metavar="DATASET=FILE",
+        help="use a (C, D) .npy/.safetensors file of label embeddings for DATASET instead of "
+        "encoding it (repeatable), e.g. lvis=lvis_v1_clip_a+cname.npy",
+    )
+    p.add_argument(
         "--show-pairs",
         type=int,
         default=8,
@@ -163,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print the path only")
+    _add_vocabulary_policies(p)
     p.set_defaults(func=commands.cmd_build)
 
     p = sub.add_parser(
@@ -196,12 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="export a bundle for Detic, open_clip, YOLO-World, CSV",
-        description="Write a bundle's embeddings, labels or similarity in another tool's format.",
+        help="export a bundle for Detic, open_clip, YOLO-World, YOLOE, CSV",
+        description="Write a bundle's embeddings, labels or similarity in another tool's format. "
+        "Detic, YOLO-World and YOLOE exports are checked against what those models' released "
+        "weights use (512-d CLIP ViT-B/32, or MobileCLIP for YOLOE): a mismatch prints one "
+        "warning with the config keys to set, or with --strict fails.",
         epilog=_examples(
             "export B --format detic --dataset lvis --out lvis_clip.npy",
             "export B --format openclip --out zs.safetensors",
-            "export B --format yoloworld --dataset coco --out coco.npy",
+            "export B --format yoloworld --dataset coco --out coco.npy --strict",
+            "export B --format yoloe --dataset coco --out coco_yoloe.npz",
             "export B --format csv --out labels.csv",
             "export B --format similarity --out sim.npy",
         ),
@@ -211,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--out", required=True, help="output file or directory")
     p.add_argument("--dataset", default=None, help="only this dataset, in its own label order")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2, nothing written) instead of warning when the consumer's released "
+        "models cannot use the export (embedding width or text encoder)",
+    )
     p.set_defaults(func=commands.cmd_export)
 
     p = sub.add_parser(
@@ -228,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, nargs="+", metavar="DATASET")
     p.add_argument("-k", type=_positive_int, default=1, help="matches per label (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON records")
+    _add_vocabulary_policies(p)
     p.set_defaults(func=commands.cmd_match)
 
     p = sub.add_parser(
