@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -29,7 +29,9 @@ from scaledet_labels.bundle.similarity import (
     NORMALIZATIONS,
     Normalization,
     SimilarityDtype,
+    dense_bytes,
     label_similarity,
+    resolve_topk,
 )
 from scaledet_labels.embed.embeddings import RECIPE, CacheArg, EncoderArg, embed_labels
 from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER
@@ -143,7 +145,7 @@ def build_label_space(
     synonyms: bool = True,
     label_prompts: LabelPromptsArg = None,
     similarity: Normalization = "minmax",
-    topk: int | None = None,
+    topk: int | Literal["auto"] | None = "auto",
     dtype: SimilarityDtype = "float32",
     cache: CacheArg = True,
     device: str = "auto",
@@ -168,7 +170,10 @@ def build_label_space(
             (CuPL-style descriptions); they replace the templated prompts of those labels
             (see :func:`~scaledet_labels.embed_labels`).
         similarity: ``minmax`` (default), ``affine``, ``clamp`` or ``none``.
-        topk: Keep a sparse top-k similarity instead of the dense matrix.
+        topk: Keep each label's ``topk`` most similar labels as a sparse matrix; ``None``
+            keeps the dense ``(n, n)`` matrix. ``"auto"`` (default) is dense up to 10,000
+            labels and top-64 above (a dense 21,841-label ImageNet-21k matrix would take
+            1.9 GB), with a log message saying so.
         dtype: Similarity dtype, ``float32`` or ``float16``.
         cache: The persistent prompt cache: True, False or a directory.
         device: Where the encoder runs (``auto``: cuda when available, else ``cpu``).
@@ -282,6 +287,16 @@ def build_label_space(
     if embeddings is None:  # pragma: no cover - a label space is never empty
         raise BundleError("nothing to embed")
 
+    chosen = resolve_topk(n, topk)
+    if topk == "auto" and chosen is not None:
+        logger.warning(
+            "similarity: %d labels, so keeping each label's top %d (a dense matrix would take "
+            "%.1f GB); pass topk=None (CLI --dense) for the dense matrix",
+            n,
+            chosen,
+            dense_bytes(n, dtype) / 1e9,
+        )
+    topk = chosen
     matrix = label_similarity(embeddings, normalization=similarity, topk=topk, dtype=dtype)
     manifest: dict[str, Any] = {
         "library_version": __version__,

@@ -16,7 +16,12 @@ import argparse
 
 from scaledet_labels._version import __version__
 from scaledet_labels.bundle.export import EXPORT_FORMATS
-from scaledet_labels.bundle.similarity import NORMALIZATIONS, SIMILARITY_DTYPES
+from scaledet_labels.bundle.similarity import (
+    AUTO_DENSE_MAX,
+    AUTO_TOPK,
+    NORMALIZATIONS,
+    SIMILARITY_DTYPES,
+)
 from scaledet_labels.cli import commands
 from scaledet_labels.embed.encoders.base import PRECISIONS
 from scaledet_labels.embed.encoders.spec import DEFAULT_ENCODER
@@ -44,6 +49,10 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _topk(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
 
 
 def _examples(*lines: str) -> str:
@@ -160,11 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="minmax",
         help="normalisation of cosine to [0, 1] (default minmax)",
     )
-    p.add_argument(
+    topk = p.add_mutually_exclusive_group()
+    topk.add_argument(
         "--topk",
-        type=_positive_int,
-        default=None,
-        help="keep only the K most similar labels per row (sparse)",
+        type=_topk,
+        default="auto",
+        help="keep only the K most similar labels per row (sparse); default: dense up to "
+        f"{AUTO_DENSE_MAX:,} labels, top-{AUTO_TOPK} above",
+    )
+    topk.add_argument(
+        "--dense",
+        dest="topk",
+        action="store_const",
+        const=None,
+        help="keep the dense (n, n) similarity however many labels there are",
     )
     p.add_argument("--dtype", choices=SIMILARITY_DTYPES, default="float32", help="similarity dtype")
     p.add_argument("--out", default=None, help="output bundle directory")

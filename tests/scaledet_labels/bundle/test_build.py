@@ -3,11 +3,14 @@ batch size) and records them in the bundle's identity."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import scaledet_labels as sl
+import scaledet_labels.bundle.similarity
 
 
 class Recorder:
@@ -55,3 +58,35 @@ def test_batch_size_is_forwarded_to_the_encoder() -> None:
         cache=False,
     )
     assert [len(call) for call in fake.calls] == [2, 2, 1]
+
+
+def test_large_spaces_keep_a_top_k_similarity_by_default(caplog: pytest.LogCaptureFixture) -> None:
+    """Above 10,000 labels "auto" keeps the top 64 per row, with a message; smaller spaces
+    and topk=None stay dense."""
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    n = sl.bundle.similarity.AUTO_DENSE_MAX + 1
+    space = sl.LabelSpace.union([sl.Vocabulary.from_names([f"l{i}" for i in range(n)], name="d")])
+    emb = rng.standard_normal((n, 4)).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        big = sl.build_label_space(space, precomputed={"d": emb})
+    assert isinstance(big.similarity, scipy.sparse.csr_matrix)
+    assert big.manifest["similarity"]["topk"] == 64
+    assert "keeping each label's top 64" in caplog.text and "topk=None" in caplog.text
+    small_space = sl.LabelSpace.union(["cat, dog"], names=["s"])
+    small = sl.build_label_space(small_space, precomputed={"s": np.eye(2, 4)})
+    assert isinstance(small.similarity, np.ndarray)
+    with pytest.raises(sl.SimilarityError, match="'auto' or None"):
+        sl.build_label_space(small_space, precomputed={"s": np.eye(2, 4)}, topk=0)
+
+
+def test_cli_dense_and_topk_flags() -> None:
+    from scaledet_labels.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["build", "coco"]).topk == "auto"
+    assert parser.parse_args(["build", "coco", "--dense"]).topk is None
+    assert parser.parse_args(["build", "coco", "--topk", "8"]).topk == 8
+    with pytest.raises(SystemExit):
+        parser.parse_args(["build", "coco", "--dense", "--topk", "8"])
