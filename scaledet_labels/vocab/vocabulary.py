@@ -213,6 +213,7 @@ class Vocabulary(Sequence[Label]):
         seen_ids: dict[int, Label] = {}
         seen_names: dict[str, Label] = {}
         counts: dict[str, int] = {}
+        later = {label.clean_name.casefold() for label in items}  # names a suffix must avoid
         checked: list[Label] = []
         for position, label in enumerate(items):
             if label.index != position:
@@ -236,8 +237,13 @@ class Vocabulary(Sequence[Label]):
                         "on_duplicate='disambiguate' (CLI: --on-duplicate disambiguate) to "
                         "keep both"
                     )
-                counts[key] = counts.get(key, 1) + 1
-                new_clean = f"{label.clean_name} ({counts[key]})"
+                number = counts.get(key, 1)
+                while True:  # skip suffixes another label already has ("dog (2)" given)
+                    number += 1
+                    new_clean = f"{label.clean_name} ({number})"
+                    if new_clean.casefold() not in seen_names and new_clean.casefold() not in later:
+                        break
+                counts[key] = number
                 label = Label(
                     label.index,
                     label.id,

@@ -193,3 +193,18 @@ def test_docstring_examples(module: str, clean_registry: None) -> None:
     result = doctest.testmod(importlib.import_module(module), verbose=False)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["dog", "dog (2)", "Dog"], ["dog", "dog (2)", "dog (3)"]),
+        (["dog", "Dog", "dog (2)"], ["dog", "dog (3)", "dog (2)"]),
+        (["dog", "Dog", "DOG"], ["dog", "dog (2)", "DOG (3)"]),
+    ],
+)
+def test_disambiguated_names_never_collide_with_given_ones(
+    names: list[str], expected: list[str]
+) -> None:
+    vocab = Vocabulary.from_names(names, name="x", on_duplicate="disambiguate")
+    assert [label.clean_name for label in vocab] == expected
