@@ -116,6 +116,10 @@ def docs_env(
     monkeypatch.chdir(work)
     monkeypatch.setenv("SCALEDET_CACHE", cache)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # ultralytics (docs/integration/ultralytics.md): no settings file in the user's home,
+    # no network probe
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
     yield work
 
 
