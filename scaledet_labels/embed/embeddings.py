@@ -202,7 +202,7 @@ def ensemble(
     """
     base = np.asarray(vectors, dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", base, base, dtype=np.float64))[:, None]
-    unit = (base / np.maximum(norms, _EPS)).astype(np.float32)
+    unit = base / np.maximum(norms, _EPS).astype(np.float32)  # float32: no (P, D) float64 copy
     index = np.asarray(index, dtype=np.int64)
     offsets = np.asarray(offsets, dtype=np.int64)
     n = len(offsets) - 1

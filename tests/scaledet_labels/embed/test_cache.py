@@ -473,3 +473,21 @@ def test_file_digest_is_remembered_in_the_cache(tmp_path: Path) -> None:
         assert file_digest(weights, store) == first
         os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
         assert file_digest(weights, store) != first
+
+
+def test_lookup_without_json_each_uses_chunked_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite built without JSON support: the chunked IN (...) queries give the same rows."""
+    prompts, vectors = filled(tmp_path, n=1200, dim=8)
+    with PromptCache(tmp_path) as store:
+        fast = store.lookup("fp", prompts[::-1], dim=8)
+
+        def no_json(*args: object, **kwargs: object) -> str:
+            raise sqlite3.OperationalError("no such table: json_each")
+
+        monkeypatch.setattr(cache_module.json, "dumps", no_json)
+        slow = store.lookup("fp", prompts[::-1], dim=8)
+    assert fast.prompts == slow.prompts == prompts[::-1]
+    np.testing.assert_array_equal(fast.vectors, slow.vectors)
+    np.testing.assert_array_equal(slow.vectors, vectors[::-1])
