@@ -48,6 +48,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_TOKENIZE_CHUNK = 4096  # texts per tokenizer call when counting tokens
+
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["fp32", "fp16", "bf16"]
 DEVICES: tuple[str, ...] = get_args(Device)
@@ -272,9 +274,14 @@ class TorchTextEncoder(ABC):
         return False
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """See :class:`Encoder`."""
+        """See :class:`Encoder`. Tokenizes in chunks: a fast tokenizer's output for all of
+        V3Det's 92k prompts at once takes about 370 MB, a chunk of 4,096 about 20 MB."""
         self._ensure_loaded()
-        return [len(ids) for ids in self._token_ids(list(texts))]
+        texts = list(texts)
+        counts: list[int] = []
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            counts += [len(ids) for ids in self._token_ids(texts[start : start + _TOKENIZE_CHUNK])]
+        return counts
 
     def _truncate(self, ids: list[list[int]], texts: Sequence[str]) -> list[list[int]]:
         limit = self.context_length
