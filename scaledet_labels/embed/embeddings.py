@@ -414,10 +414,9 @@ def _assemble(
             "a distinct fingerprint or clear the cache"
         )
     width = dims.pop() if dims else (dim or 0)
-    matrix = np.empty((len(unique), width), dtype=np.float32)
-    for i, prompt in enumerate(unique):
-        matrix[i] = rows[prompt]
-    return matrix
+    if not unique:
+        return np.empty((0, width), dtype=np.float32)
+    return np.stack([rows[prompt] for prompt in unique]).astype(np.float32, copy=False)
 
 
 def _progress_bar(progress: bool | None, n: int) -> Any:
