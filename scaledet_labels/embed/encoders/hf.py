@@ -7,7 +7,11 @@ local Hugging Face cache and downloaded once only when absent and allowed (see
 A **sentence-transformers directory** (one with ``modules.json``) is run by
 sentence-transformers itself, so every module it lists (Transformer, Pooling, Dense,
 Normalize, ...) runs, as in ``SentenceTransformer(dir).encode`` (the model's default prompt
-included). ``modules.json`` is checked from files first, without importing torch: a module
+included). The simplest pipelines, ``Transformer > Pooling(mean|cls) [> Normalize]`` with
+no prompt or extra arguments (all-MiniLM-L6-v2, the default, is one), compute exactly that
+with ``transformers.AutoModel`` and the pooling here, so the process does not import
+sentence-transformers (about 300 MB of resident memory); tests compare both paths.
+``modules.json`` is checked from files first, without importing torch: a module
 class outside ``sentence_transformers`` (remote code), one this encoder cannot drive
 (CLIP-style or other multimodal models, routers, word-embedding models, sparse or
 cross-encoders) or a pipeline without a sentence-embedding output is refused with an
@@ -350,7 +354,7 @@ class HFTextEncoder(TorchTextEncoder):
     def _load(self) -> None:
         st = self.st_pipeline
         _ = self.pooling  # refuses an explicit pooling on an ST directory before loading
-        if st is not None:
+        if st is not None and st.plain is None:
             self._load_sentence_transformers(st)
         else:
             self._load_transformers()
@@ -463,7 +467,9 @@ class HFTextEncoder(TorchTextEncoder):
 
         positions = torch.arange(ids.shape[1], device=ids.device)
         mask = (positions[None, :] < lengths[:, None]).long()
-        if self.st_pipeline is not None:
+        st = self.st_pipeline
+        plain = st.plain if st is not None else None
+        if st is not None and plain is None:
             features: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
             if self._token_type_ids:
                 features["token_type_ids"] = torch.zeros_like(ids)
@@ -477,6 +483,10 @@ class HFTextEncoder(TorchTextEncoder):
             return self._model(input_ids=ids, attention_mask=mask).text_embeds  # type: ignore[no-any-return]
         hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state
         if self.pooling == "cls":
-            return hidden[:, 0]  # type: ignore[no-any-return]
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)  # type: ignore[no-any-return]
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        if plain is not None and plain[1]:  # the pipeline's Normalize module
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled  # type: ignore[no-any-return]

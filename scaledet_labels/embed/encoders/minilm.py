@@ -6,7 +6,8 @@ pooling config), so the default works offline with no download. The package dire
 found without importing anything. It is a sentence-transformers directory, so it runs
 through :class:`~scaledet_labels.embed.encoders.hf.HFTextEncoder`'s sentence-transformers
 path (``local_files_only=True``): every module of its ``modules.json`` (Transformer, mean
-Pooling over real tokens, Normalize), so rows come out unit-length. 256-token context (the
+Pooling over real tokens, Normalize), so rows come out unit-length. That pipeline is plain
+enough to run on ``transformers`` alone, without importing sentence-transformers. 256-token context (the
 sentence-transformers ``max_seq_length``). 384 dimensions.
 
 Examples:

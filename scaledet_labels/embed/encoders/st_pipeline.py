@@ -126,6 +126,34 @@ class STPipeline:
             return value if is_int(value) else None
         return None
 
+    @property
+    def plain(self) -> tuple[str, bool] | None:
+        """``(pooling, normalize)`` when the pipeline is only a transformers model pooled.
+
+        That is ``Transformer > Pooling(mean|cls) [> Normalize]`` with the Transformer in
+        the model directory, no default prompt, no lower-casing and no extra model,
+        tokenizer or config arguments: exactly what ``transformers.AutoModel`` plus that
+        pooling computes, so it can run without importing sentence-transformers (whose
+        import alone adds about 300 MB to a process). ``None`` for anything else.
+        """
+        kinds = [module.kind for module in self.modules]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        transformer, pooling = self.modules[0], self.modules[1]
+        settings = transformer.config
+        if self.prompt or transformer.path or settings.get("do_lower_case"):
+            return None
+        extras = ("model_args", "tokenizer_args", "config_args", "cache_dir", "backend")
+        if any(settings.get(key) not in (None, {}, "torch") for key in extras):
+            return None
+        known = {"max_seq_length", "do_lower_case", *extras}
+        if set(settings) - known or transformer.config.get("module_output_name"):
+            return None
+        modes = _pooling_modes(pooling.config)
+        if modes not in (("mean",), ("cls",)):
+            return None
+        return modes[0], len(kinds) == 3
+
     def describe(self) -> str:
         """``"Transformer > Pooling(mean) > Dense(64) > Normalize"``."""
         parts = []

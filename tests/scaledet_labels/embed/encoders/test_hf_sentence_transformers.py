@@ -321,3 +321,63 @@ def test_fingerprints_and_refusals_stay_light(st_dense_dir: Path, tmp_path: Path
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_plain_pipeline_runs_without_importing_sentence_transformers(tmp_path: Path) -> None:
+    """Transformer > Pooling(mean|cls) [> Normalize] runs on transformers alone, same numbers."""
+    import torch
+
+    mean = linked_copy(minilm_dir(), tmp_path / "mean")
+    assert HFTextEncoder(mean).st_pipeline.plain == ("mean", True)  # type: ignore[union-attr]
+    cls = linked_copy(minilm_dir(), tmp_path / "cls")
+    pooling = read(cls / "1_Pooling" / "config.json")
+    pooling |= {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    rewrite(cls / "1_Pooling" / "config.json", pooling)
+    rewrite(cls / "modules.json", read(cls / "modules.json")[:2])  # no Normalize
+    assert HFTextEncoder(cls).st_pipeline.plain == ("cls", False)  # type: ignore[union-attr]
+    torch.manual_seed(0)
+    for directory in (mean, cls):
+        out = HFTextEncoder(directory, device="cpu").encode(TEXTS, batch_size=2)
+        expected = sentence_transformer(directory).encode(TEXTS)
+        assert np.abs(out - expected).max() < 1e-5, directory.name
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from scaledet_labels.embed.encoders import HFTextEncoder
+        HFTextEncoder({str(mean)!r}, device="cpu").encode(["a photo of a dog."])
+        print("sentence_transformers" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: rewrite(d / "sentence_bert_config.json", {"do_lower_case": True}),
+        lambda d: rewrite(
+            d / "sentence_bert_config.json", {"model_args": {"attn_implementation": "eager"}}
+        ),
+        lambda d: rewrite(
+            d / "config_sentence_transformers.json",
+            {"prompts": {"q": "query: "}, "default_prompt_name": "q"},
+        ),
+        lambda d: rewrite(
+            d / "1_Pooling" / "config.json",
+            {"word_embedding_dimension": 384, "pooling_mode": "max"},
+        ),
+    ],
+    ids=["lower-case", "model-args", "prompt", "max-pooling"],
+)
+def test_other_pipelines_still_run_through_sentence_transformers(
+    edit: Callable[[Path], None], tmp_path: Path
+) -> None:
+    copy = linked_copy(minilm_dir(), tmp_path / "copy")
+    edit(copy)
+    enc = HFTextEncoder(copy, device="cpu")
+    assert enc.st_pipeline is not None and enc.st_pipeline.plain is None
+    out = enc.encode(TEXTS)
+    assert np.abs(out - sentence_transformer(copy).encode(TEXTS)).max() < 1e-5
