@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 
 from scaledet_labels.bundle.files import atomic_write, safe_file_stem
-from scaledet_labels.bundle.io import labels_table, save_csr
+from scaledet_labels.bundle.io import save_csr, write_labels_csv
 from scaledet_labels.embed.encoders.spec import EncoderSpec, parse_encoder_spec
 from scaledet_labels.errors import BundleError, EncoderSpecError
 
@@ -407,8 +407,7 @@ def export_bundle(
         names = np.asarray(export_names(space, indices), dtype=np.str_)
         claim(target, (".npz",), lambda p: _save_npz(p, embeddings=rows[None], names=names))
     elif format == "csv":
-        table = labels_table(space).iloc[indices]
-        claim(target, (".csv",), lambda p: table.to_csv(p, index=False))
+        claim(target, (".csv",), lambda p: write_labels_csv(space, p, indices))
     else:
         claim_names(_export_similarity(bundle, target, claim))
     problem = check_consumer(

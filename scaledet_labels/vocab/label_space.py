@@ -563,9 +563,13 @@ class LabelSpace:
             raise LabelSpaceError(f"malformed label space record: {exc}") from None
         return cls(vocabs, groups=groups, merge=data.get("merge"))
 
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """Serialise to JSON text; also write it to ``path`` when given."""
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int | None = 1) -> str:
+        """Serialise to JSON text; also write it to ``path`` when given.
+
+        ``indent=None`` writes one compact line, several times faster for large spaces
+        (bundles use it).
+        """
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
         if path is not None:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
