@@ -27,6 +27,13 @@ Schema (version 1, ``PRAGMA application_id`` = ``0x5344454D``)::
         UNIQUE (fingerprint, prompt)
     encoders(fingerprint PRIMARY KEY, description, dim, created)
     file_digests(path PRIMARY KEY, size, mtime_ns, sha256)   -- weight-hash memo
+    results(key PRIMARY KEY, kind, fingerprint, data BLOB, sha256, meta, used)
+        -- whole results (a label set's embeddings, a similarity matrix) keyed by the
+        -- SHA-256 of everything that determines them; safetensors bytes; least recently
+        -- used dropped beyond RESULTS_BUDGET bytes
+
+The ``results`` table was added without a version change: older versions of the library
+ignore it and create files this version opens.
 
 Examples:
     >>> import tempfile, numpy as np
@@ -39,6 +46,7 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -77,7 +85,8 @@ CACHE_ENV = "SCALEDET_CACHE"
 DB_FILENAME = "prompt_embeddings.sqlite3"
 APPLICATION_ID = 0x5344454D  # "SDEM"
 SCHEMA_VERSION = 1
-_OUR_TABLES = frozenset({"prompt_embeddings", "encoders", "file_digests"})
+_OUR_TABLES = frozenset({"prompt_embeddings", "encoders", "file_digests", "results"})
+RESULTS_BUDGET = 512 * 1024 * 1024  # bytes of whole results kept (least recently used go)
 _CHUNK = 500  # SQL parameters per IN (...) query (when SQLite lacks json_each)
 _T = TypeVar("_T")
 
@@ -102,6 +111,15 @@ CREATE TABLE IF NOT EXISTS file_digests (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    fingerprint TEXT,
+    data BLOB NOT NULL,
+    sha256 TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    used REAL NOT NULL
 );
 """
 
@@ -568,6 +586,94 @@ class PromptCache:
 
         self._guarded(lambda: self._write(store), lambda: None)
 
+    # -- whole results ---------------------------------------------------------------------
+    def get_result(self, key: str) -> tuple[dict[str, NDArray[Any]], dict[str, Any]] | None:
+        """The arrays and metadata stored under ``key``, or ``None``.
+
+        A row whose bytes do not match their SHA-256, or that cannot be read back, is
+        deleted and reported as missing (it is recomputed).
+        """
+        row = self._guarded(
+            lambda: self._db.execute(
+                "SELECT data, sha256, meta FROM results WHERE key = ?", (key,)
+            ).fetchone(),
+            lambda: None,
+        )
+        if row is None:
+            return None
+        data, digest, meta = bytes(row[0]), str(row[1]), str(row[2])
+        try:
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise ValueError("checksum mismatch")
+            from safetensors.numpy import load
+
+            arrays, info = load(data), json.loads(meta)
+        except Exception as exc:  # any damage: drop the row, recompute
+            logger.warning("dropping the damaged cached result %s (%s)", key[:16], exc)
+            self._guarded(
+                lambda: self._write(
+                    lambda db: db.execute("DELETE FROM results WHERE key = ?", (key,))
+                ),
+                lambda: None,
+            )
+            return None
+        self._guarded(
+            lambda: self._write(
+                lambda db: db.execute(
+                    "UPDATE results SET used = ? WHERE key = ?", (time.time(), key)
+                )
+            ),
+            lambda: None,
+        )
+        return arrays, info
+
+    def put_result(
+        self,
+        key: str,
+        kind: str,
+        arrays: dict[str, NDArray[Any]],
+        meta: dict[str, Any] | None = None,
+        *,
+        fingerprint: str | None = None,
+        budget: int = RESULTS_BUDGET,
+    ) -> bool:
+        """Store whole-result arrays under ``key`` (kept when already there).
+
+        Results larger than ``budget`` are not stored; beyond ``budget`` bytes in all,
+        the least recently used results are deleted. Returns whether it was stored.
+        """
+        from safetensors.numpy import save
+
+        data = save({name: np.ascontiguousarray(a) for name, a in arrays.items()})
+        if len(data) > budget:
+            return False
+        row = (
+            key,
+            kind,
+            fingerprint,
+            data,
+            hashlib.sha256(data).hexdigest(),
+            json.dumps(meta or {}, sort_keys=True),
+            time.time(),
+        )
+
+        def store(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO results (key, kind, fingerprint, data, sha256, meta, used) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            total = 0
+            for old, size in db.execute(
+                "SELECT key, length(data) FROM results ORDER BY used DESC"
+            ).fetchall():
+                total += int(size)
+                if total > budget:
+                    db.execute("DELETE FROM results WHERE key = ?", (old,))
+
+        self._guarded(lambda: self._write(store), lambda: None)
+        return True
+
     # -- maintenance -----------------------------------------------------------------------
     def info(self) -> CacheInfo:
         """Entries, size on disk and per-encoder counts."""
@@ -601,11 +707,15 @@ class PromptCache:
                 count = db.execute("DELETE FROM prompt_embeddings").rowcount
                 db.execute("DELETE FROM encoders")
                 db.execute("DELETE FROM file_digests")
+                db.execute("DELETE FROM results")
             else:
                 count = db.execute(
                     "DELETE FROM prompt_embeddings WHERE fingerprint = ?", (fingerprint,)
                 ).rowcount
                 db.execute("DELETE FROM encoders WHERE fingerprint = ?", (fingerprint,))
+                # results made from its vectors (label embeddings, and the similarity
+                # matrices, which name the fingerprint of the embeddings they came from)
+                db.execute("DELETE FROM results WHERE fingerprint = ?", (fingerprint,))
             return int(count)
 
         count = self._guarded(lambda: self._write(remove), lambda: 0)

@@ -155,13 +155,7 @@ class LabelEmbeddings:
             >>> len(r.identity())  # doctest: +SKIP
             64
         """
-        payload = {
-            "fingerprint": self.fingerprint,
-            "recipe": self.recipe,
-            "prompts": [list(p) for p in self.prompts],
-        }
-        blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return _identity(self.fingerprint, self.recipe, self.prompts)
 
     def manifest(self) -> dict[str, Any]:
         """A JSON-ready record of the result (no arrays): what a bundle manifest stores."""
@@ -201,20 +195,20 @@ def ensemble(
                [0.    , 1.    ]], dtype=float32)
     """
     base = np.asarray(vectors, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", base, base, dtype=np.float64))[:, None]
-    unit = base / np.maximum(norms, _EPS).astype(np.float32)  # float32: no (P, D) float64 copy
     index = np.asarray(index, dtype=np.int64)
     offsets = np.asarray(offsets, dtype=np.int64)
     n = len(offsets) - 1
     counts = np.diff(offsets)
     if n < 0 or (counts < 1).any():
         raise PromptError("every label needs at least one prompt")
-    out = np.empty((n, unit.shape[1]), dtype=np.float64)
-    step = 2048  # bounded memory for large prompt sets
+    out = np.empty((n, base.shape[1]), dtype=np.float64)
+    step = 2048  # bounded memory for large prompt sets: no normalised copy of ``vectors``
     for start in range(0, n, step):
         stop = min(start + step, n)
         lo, hi = offsets[start], offsets[stop]
-        gathered = unit[index[lo:hi]]
+        gathered = base[index[lo:hi]]
+        norms = np.sqrt(np.einsum("ij,ij->i", gathered, gathered, dtype=np.float64))[:, None]
+        gathered /= np.maximum(norms, _EPS).astype(np.float32)  # float32, as the rows are
         sums = np.add.reduceat(gathered, offsets[start:stop] - lo, axis=0, dtype=np.float64)
         out[start:stop] = sums / counts[start:stop, None]
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), _EPS)
@@ -261,6 +255,72 @@ def _open_cache(cache: CacheArg, encoder: Encoder) -> PromptCache | None:
             logger.warning("%s; continuing without the cache", exc)
             return None
         raise
+
+
+def _identity(fingerprint: str, recipe: str, prompts: Sequence[Sequence[str]]) -> str:
+    payload = {
+        "fingerprint": fingerprint,
+        "recipe": recipe,
+        "prompts": [list(p) for p in prompts],
+    }
+    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+_MEMO_KIND = "label_embeddings"
+
+
+def _from_memo(
+    enc: Encoder, cache: CacheArg, prompts: LabelPrompts
+) -> tuple[NDArray[np.float32], str, str, EncodeStats] | None:
+    """The label embeddings a previous call stored for exactly these prompts and encoder.
+
+    The key is :meth:`LabelEmbeddings.identity` (encoder fingerprint, recipe, every
+    label's prompts), so a hit is the matrix that call computed from the same cached
+    prompt vectors; it skips reading and averaging every prompt vector (for
+    ImageNet-21k's 273k prompts, seconds).
+    """
+    store = _open_cache(cache, enc)
+    if store is None:
+        return None
+    try:
+        fingerprint = (
+            enc.fingerprint_using(store) if isinstance(enc, TorchTextEncoder) else enc.fingerprint
+        )
+        found = store.get_result(f"{_MEMO_KIND}:{_identity(fingerprint, RECIPE, prompts.prompts)}")
+        if found is None:
+            return None
+        matrix = found[0].get("embeddings")
+        if matrix is None or matrix.ndim != 2 or matrix.shape[0] != len(prompts):
+            return None
+        stats = EncodeStats(
+            prompts_total=prompts.total,
+            prompts_unique=len(prompts.unique),
+            from_cache=len(prompts.unique),
+            encoded=0,
+            cache_path=str(store.path),
+        )
+        description = str(getattr(enc, "description", type(enc).__name__))
+        return matrix.astype(np.float32, copy=False), fingerprint, description, stats
+    finally:
+        store.close()
+
+
+def _to_memo(
+    enc: Encoder,
+    cache: CacheArg,
+    prompts: LabelPrompts,
+    fingerprint: str,
+    embeddings: NDArray[np.float32],
+) -> None:
+    store = _open_cache(cache, enc)
+    if store is None:
+        return
+    try:
+        key = f"{_MEMO_KIND}:{_identity(fingerprint, RECIPE, prompts.prompts)}"
+        store.put_result(key, _MEMO_KIND, {"embeddings": embeddings}, fingerprint=fingerprint)
+    finally:
+        store.close()
 
 
 def _known_dim(encoder: Encoder) -> int | None:
@@ -312,6 +372,57 @@ def _check_lengths(
     logger.warning("%s; they are truncated (too_long='warn')", message)
 
 
+class _Rows:
+    """The vectors of ``unique`` prompts, written in place into one ``(n, dim)`` matrix.
+
+    Cache hits and encoded chunks land in their rows directly: no per-prompt arrays and no
+    second copy when the matrix is assembled (for V3Det's 92k prompts that copy was 142 MB
+    of the cold build's peak).
+    """
+
+    def __init__(self, unique: Sequence[str], fingerprint: str, dim: int | None) -> None:
+        self.position = {prompt: i for i, prompt in enumerate(unique)}
+        self.fingerprint = fingerprint
+        self.dim = dim
+        self.filled = np.zeros(len(unique), dtype=bool)
+        self.matrix: NDArray[np.float32] | None = None
+
+    def put(self, prompts: Sequence[str], vectors: Any, *, overwrite: bool = True) -> None:
+        if not len(prompts):
+            return
+        index = np.fromiter((self.position[p] for p in prompts), np.int64, len(prompts))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        width = int(vectors.shape[1])
+        if self.matrix is None:
+            self.matrix = np.empty((len(self.filled), width), dtype=np.float32)
+        elif width != self.matrix.shape[1]:
+            raise EncoderError(
+                f"prompt vectors of {self.fingerprint} have several dimensions "
+                f"{sorted({width, int(self.matrix.shape[1])})}: the cache holds vectors of "
+                "another model under this fingerprint; give the encoder a distinct "
+                "fingerprint or clear the cache"
+            )
+        if not overwrite:
+            fresh = ~self.filled[index]
+            index, vectors = index[fresh], vectors[fresh]
+        self.matrix[index] = vectors
+        self.filled[index] = True
+
+    def __contains__(self, prompt: str) -> bool:
+        return bool(self.filled[self.position[prompt]])
+
+    def __len__(self) -> int:
+        return int(self.filled.sum())
+
+    def assemble(self) -> NDArray[np.float32]:
+        """The full matrix (every row must have been put)."""
+        if self.matrix is None:
+            return np.empty((len(self.filled), self.dim or 0), dtype=np.float32)
+        if not self.filled.all():  # pragma: no cover - every miss is encoded or raises
+            raise EncoderError(f"{int((~self.filled).sum())} prompt vectors are missing")
+        return self.matrix
+
+
 @dataclass
 class _Plan:
     """What rank 0 (or the only process) knows before encoding."""
@@ -319,7 +430,7 @@ class _Plan:
     fingerprint: str
     description: str
     dim: int | None
-    rows: dict[str, NDArray[np.float32]]  # cache hits, then every encoded prompt
+    rows: _Rows  # cache hits, then every encoded prompt
     misses: list[str]  # long first: close lengths share batches (and ranks' shards)
     from_cache: int
 
@@ -337,11 +448,11 @@ def _plan(
     )
     description = str(getattr(enc, "description", type(enc).__name__))
     dim = _known_dim(enc)
-    rows: dict[str, NDArray[np.float32]] = {}
+    rows = _Rows(unique, fingerprint, dim)
     limit = enc.context_length
     if store is not None:
         hits = store.lookup(fingerprint, unique, dim=dim)
-        rows = dict(zip(hits.prompts, hits.vectors, strict=True))
+        rows.put(hits.prompts, hits.vectors)
         if limit is not None:
             stale = {
                 p: n
@@ -349,7 +460,7 @@ def _plan(
                 if n is not None and n > limit
             }
             _check_lengths(stale, limit, prompts, too_long)
-    misses = [p for p in unique if p not in rows]
+    misses = [unique[int(i)] for i in np.flatnonzero(~rows.filled)]
     misses.sort(key=len, reverse=True)
     return _Plan(fingerprint, description, dim, rows, misses, len(rows))
 
@@ -388,35 +499,15 @@ def _commit(
     part: Sequence[str],
     vectors: NDArray[np.float32],
     tokens: Sequence[int | None],
-    rows: dict[str, NDArray[np.float32]],
+    rows: _Rows,
 ) -> None:
     """Store one chunk in the cache (one transaction) and in ``rows``."""
     if store is not None:
         taken = store.put(fingerprint, part, vectors, tokens)
         if taken:  # another process cached them first: use its vectors
             again = store.lookup(fingerprint, taken, dim=vectors.shape[1])
-            rows.update(zip(again.prompts, again.vectors, strict=True))
-    for prompt, vector in zip(part, vectors, strict=True):
-        rows.setdefault(prompt, vector)
-
-
-def _assemble(
-    unique: Sequence[str],
-    rows: dict[str, NDArray[np.float32]],
-    fingerprint: str,
-    dim: int | None,
-) -> NDArray[np.float32]:
-    dims = {int(v.shape[0]) for v in rows.values()}
-    if len(dims) > 1:
-        raise EncoderError(
-            f"prompt vectors of {fingerprint} have several dimensions {sorted(dims)}: the "
-            "cache holds vectors of another model under this fingerprint; give the encoder "
-            "a distinct fingerprint or clear the cache"
-        )
-    width = dims.pop() if dims else (dim or 0)
-    if not unique:
-        return np.empty((0, width), dtype=np.float32)
-    return np.stack([rows[prompt] for prompt in unique]).astype(np.float32, copy=False)
+            rows.put(again.prompts, again.vectors)
+    rows.put(part, vectors, overwrite=False)
 
 
 def _progress_bar(progress: bool | None, n: int) -> Any:
@@ -461,7 +552,7 @@ def _prompt_vectors(
                     bar.close()
             if store is not None and not store.has_encoder(fingerprint):
                 store.register_encoder(fingerprint, plan.description, width)
-        matrix = _assemble(unique, rows, fingerprint, plan.dim)
+        matrix = rows.assemble()
         stats = EncodeStats(
             prompts_total=len(unique),
             prompts_unique=len(unique),
@@ -566,7 +657,7 @@ def _prompt_vectors_ranks(
 
         chunk = 4 * batch_size if batch_size else _CHUNK_PROMPTS  # per rank and round
         rounds = -(-len(shards[0]) // chunk)  # shard 0 is the longest
-        rows = plan.rows if plan is not None else {}
+        rows = plan.rows if plan is not None else _Rows((), fingerprint, None)
         width = 0
         if ranks.is_main:
             bar = _progress_bar(progress, len(misses))
@@ -604,7 +695,7 @@ def _prompt_vectors_ranks(
             try:
                 if misses and store is not None and not store.has_encoder(fingerprint):
                     store.register_encoder(fingerprint, description, width)
-                matrix = _assemble(unique, rows, fingerprint, plan.dim if plan else None)
+                matrix = rows.assemble()
             except Exception as exc:
                 error = exc
         ranks.agree(error)
@@ -702,8 +793,13 @@ def embed_labels(
     _validate(batch_size, progress, too_long)
     prompts = build_prompts(labels, templates, synonyms=synonyms, label_prompts=label_prompts)
     with process_group(distributed, device=device) as ranks:
+        memo = None
         if ranks is None:
             enc = resolve_encoder(encoder, device=device, precision=precision)
+            memo = _from_memo(enc, cache, prompts)
+        if memo is not None:
+            embeddings, fingerprint, description, stats = memo
+        elif ranks is None:
             matrix, fingerprint, description, stats = _prompt_vectors(
                 prompts.unique,
                 enc,
@@ -713,6 +809,10 @@ def embed_labels(
                 too_long=too_long,
                 prompts=prompts,
             )
+            embeddings = ensemble(matrix, prompts.index, prompts.offsets)
+            del matrix
+            if too_long == "error":  # no prompt was truncated: valid under either policy
+                _to_memo(enc, cache, prompts, fingerprint, embeddings)
         else:
             rank_device = ranks.device_for(device)
             matrix, fingerprint, description, stats = _prompt_vectors_ranks(
@@ -725,7 +825,7 @@ def embed_labels(
                 too_long=too_long,
                 prompts=prompts,
             )
-    embeddings = ensemble(matrix, prompts.index, prompts.offsets)
+            embeddings = ensemble(matrix, prompts.index, prompts.offsets)
     embeddings.setflags(write=False)
     stats = EncodeStats(
         prompts_total=prompts.total,
