@@ -8,7 +8,7 @@ Each benchmark's raw JSON, where it writes one, lands beside the report.
 
 Run::
 
-    python benchmarks/run_all.py                        # everything (about an hour on 2 cores)
+    python benchmarks/run_all.py                        # everything (about 1.5 hours on 2 cores)
     python benchmarks/run_all.py --only loss similarity # a subset
     python benchmarks/run_all.py --dry-run              # print the plan only
 
@@ -73,6 +73,17 @@ STEPS: tuple[Step, ...] = (
         "build",
         "Cold and warm builds, the CLI's main job and `list` (#2, #3, #4)",
         ("benchmarks/bench_build.py", "--json", "{out}/build.json"),
+    ),
+    Step(
+        "scale",
+        "V3Det and ImageNet-21k: cold build vs the bare forward pass, warm builds (#12)",
+        (
+            "benchmarks/bench_scale.py",
+            "--work",
+            "{out}/scale",
+            "--json",
+            "{out}/scale.json",
+        ),
     ),
     Step(
         "similarity",

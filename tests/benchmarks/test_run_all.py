@@ -56,6 +56,7 @@ def test_dry_run_prints_the_plan_without_running(tmp_path: Path) -> None:
         "encode",
         "distributed",
         "build",
+        "scale",
         "similarity",
         "reliability",
         "loss",
