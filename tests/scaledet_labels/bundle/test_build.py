@@ -90,3 +90,55 @@ def test_cli_dense_and_topk_flags() -> None:
     assert parser.parse_args(["build", "coco", "--topk", "8"]).topk == 8
     with pytest.raises(SystemExit):
         parser.parse_args(["build", "coco", "--dense", "--topk", "8"])
+
+
+@pytest.mark.parametrize("topk", [None, 2])
+def test_a_repeated_build_reads_its_similarity_whole(
+    topk: int | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scaledet_labels.bundle import build as build_module
+
+    def make() -> sl.LabelSpaceBundle:
+        return sl.build_label_space(
+            ["cat, dog, car, bus, boat"],
+            encoder=sl.CallableEncoder(Recorder(), fingerprint="recorder-sim"),
+            templates="photo",
+            topk=topk,
+            cache=tmp_path,
+        )
+
+    first = make()
+    with monkeypatch.context() as patch:
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the similarity was recomputed")
+
+        patch.setattr(build_module, "label_similarity", refuse)
+        again = make()
+    a, b = first.similarity, again.similarity
+    if topk is None:
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert (a != b).nnz == 0 and a.shape == b.shape and b.has_sorted_indices
+    assert again.manifest["identity"] == first.manifest["identity"]
+    assert again.manifest["arrays_hash"] == first.manifest["arrays_hash"]
+    other = sl.build_label_space(
+        ["cat, dog, car, bus, boat"],
+        encoder=sl.CallableEncoder(Recorder(), fingerprint="recorder-sim"),
+        templates="photo",
+        topk=topk,
+        similarity="affine",
+        cache=tmp_path,
+    )
+    assert other.manifest["arrays_hash"] != first.manifest["arrays_hash"]  # other options
+
+
+def test_no_cache_means_no_similarity_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCALEDET_CACHE", str(tmp_path / "default"))
+    sl.build_label_space(
+        ["cat, dog"],
+        encoder=sl.CallableEncoder(Recorder(), fingerprint="recorder-sim"),
+        templates="photo",
+        cache=False,
+    )
+    assert not (tmp_path / "default").exists()

@@ -491,3 +491,47 @@ def test_lookup_without_json_each_uses_chunked_queries(
     assert fast.prompts == slow.prompts == prompts[::-1]
     np.testing.assert_array_equal(fast.vectors, slow.vectors)
     np.testing.assert_array_equal(slow.vectors, vectors[::-1])
+
+
+# -- whole results -----------------------------------------------------------------------------
+def test_results_round_trip_damage_eviction_and_clear(tmp_path: Path) -> None:
+    big = np.arange(4000, dtype=np.float32).reshape(100, 40)  # 16,000 bytes of data
+    with PromptCache(tmp_path) as store:
+        assert store.get_result("k1") is None
+        assert store.put_result(
+            "k1", "label_embeddings", {"embeddings": big}, {"n": 1}, fingerprint="fp-a"
+        )
+        arrays, meta = store.get_result("k1")  # type: ignore[misc]
+        np.testing.assert_array_equal(arrays["embeddings"], big)
+        assert meta == {"n": 1}
+        # a result over the budget is not stored; beyond it the least recently used go
+        assert not store.put_result("huge", "similarity", {"x": big}, budget=1000)
+        assert store.get_result("huge") is None
+        store.put_result("k2", "similarity", {"x": big}, fingerprint="fp-b", budget=40_000)
+        store.get_result("k1")  # k1 is now the most recently used
+        store.put_result("k3", "similarity", {"x": big}, fingerprint="fp-b", budget=40_000)
+        assert store.get_result("k2") is None  # evicted
+        assert store.get_result("k1") is not None and store.get_result("k3") is not None
+    # damaged bytes are dropped with a warning and reported missing, never returned
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        db.execute("UPDATE results SET data = substr(data, 1, 200) WHERE key = 'k1'")
+    with PromptCache(tmp_path) as store:
+        assert store.get_result("k1") is None
+        (rows,) = store._db.execute("SELECT COUNT(*) FROM results WHERE key = 'k1'").fetchone()
+        assert rows == 0
+        store.put_result("k4", "label_embeddings", {"e": big[:2]}, fingerprint="fp-a")
+        store.clear("fp-b")  # results made from another fingerprint's vectors go with it
+        assert store.get_result("k3") is None and store.get_result("k4") is not None
+        store.clear()
+        assert store.get_result("k4") is None
+
+
+def test_a_cache_without_the_results_table_is_upgraded(tmp_path: Path) -> None:
+    """Files written before the results table existed open and gain it (same version)."""
+    prompts, vectors = filled(tmp_path, n=5, dim=4)
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        db.execute("DROP TABLE results")
+    with PromptCache(tmp_path) as store:
+        assert store.lookup("fp", prompts).prompts == prompts
+        assert store.put_result("k", "label_embeddings", {"e": vectors})
+        assert store.get_result("k") is not None

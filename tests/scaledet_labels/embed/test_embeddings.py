@@ -218,3 +218,35 @@ def test_warm_build_imports_no_heavy_modules(minilm: MiniLMEncoder, tmp_path: Pa
     assert out.returncode == 0, out.stderr.decode()
     warm = np.frombuffer(out.stdout, dtype=np.float32).reshape(cold.embeddings.shape)
     np.testing.assert_array_equal(warm, cold.embeddings)
+
+
+def test_a_repeated_build_reads_its_label_embeddings_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scaledet_labels.embed.cache import PromptCache
+
+    enc, seen = counting()
+    names = ["person", "bicycle", "car", "traffic light"]
+    first = embed_labels(names, enc, ["a {}", "a photo of a {}."], cache=tmp_path)
+    assert len(seen) == 8
+
+    def no_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the prompt vectors were read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PromptCache, "lookup", no_lookup)
+        again = embed_labels(names, enc, ["a {}", "a photo of a {}."], cache=tmp_path)
+    assert len(seen) == 8  # nothing encoded
+    np.testing.assert_array_equal(again.embeddings, first.embeddings)
+    assert again.identity() == first.identity() and again.prompts == first.prompts
+    assert (again.stats.from_cache, again.stats.encoded, again.stats.prompts_unique) == (8, 0, 8)
+    assert not again.embeddings.flags.writeable
+    # other prompts (a template more) miss the whole result but reuse the prompt vectors
+    more = embed_labels(names, enc, ["a {}", "a photo of a {}.", "{}"], cache=tmp_path)
+    assert sorted(seen[8:]) == sorted(names)
+    assert more.stats.from_cache == 8 and more.stats.encoded == 4
+    # the same numbers as computing from the prompt vectors (the results dropped)
+    with PromptCache(tmp_path) as store:
+        store._db.execute("DELETE FROM results")
+    recomputed = embed_labels(names, enc, ["a {}", "a photo of a {}."], cache=tmp_path)
+    np.testing.assert_array_equal(recomputed.embeddings, first.embeddings)
