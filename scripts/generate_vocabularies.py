@@ -19,6 +19,11 @@ own package data (no timm, no nltk, no WordNet files):
 ``coco_synsets.json``
     A WordNet synset for the COCO labels: the LVIS synset of the LVIS label with the same
     name, else the most frequent WordNet sense of the COCO name that is an LVIS synset.
+``wordnet_nouns.json.gz``
+    Every WordNet 3.0 noun synset (82,115) with its hypernyms and holonyms, the noun
+    lemma index in WordNet's sense order and the noun exception list (``noun.exc``):
+    what the label matcher needs to look a name up in WordNet (``morphy``-style plural
+    folding included) and to tell a parent or a part from the same concept.
 
 WordNet is read with NLTK's ``WordNetCorpusReader`` from the Princeton WordNet 3.0
 database files, as Debian's ``wordnet-base`` package installs them in
@@ -62,6 +67,7 @@ SCRIPT = "scripts/generate_vocabularies.py"
 IMAGENET21K_FILE = "imagenet21k.json.gz"
 HIERARCHY_FILE = "wordnet_hierarchy.json.gz"
 COCO_SYNSETS_FILE = "coco_synsets.json"
+NOUNS_FILE = "wordnet_nouns.json.gz"
 
 TIMM_URL = "https://github.com/huggingface/pytorch-image-models"
 TIMM_FILES = (
@@ -435,6 +441,56 @@ def hierarchy_record(
     }
 
 
+def nouns_record(wordnet: Any, directory: Path) -> dict[str, Any]:
+    """The ``wordnet_nouns.json.gz`` record: every noun synset, the lemma index, noun.exc."""
+    synsets = sorted(wordnet.all_synsets("n"), key=lambda s: s.name())
+    names = [s.name() for s in synsets]
+    position = {name: i for i, name in enumerate(names)}
+
+    def positions(related: Iterable[Any]) -> list[int]:
+        return sorted(position[r.name()] for r in related)
+
+    index: dict[str, list[int]] = {}
+    for lemma in sorted({name.casefold() for s in synsets for name in s.lemma_names()}):
+        senses = wordnet.synsets(lemma, pos="n")  # WordNet's sense order (frequency)
+        found = [position[s.name()] for s in senses if s.name() in position]
+        if found:
+            index[lemma] = found
+    exceptions: dict[str, list[str]] = {}
+    for line in (directory / "noun.exc").read_text(encoding="utf-8").splitlines():
+        inflected, *bases = line.split()
+        if bases:
+            exceptions[inflected] = bases
+    return {
+        "name": "wordnet_nouns",
+        "description": (
+            "Every WordNet 3.0 noun synset, sorted by name. 'lemmas'[i]: its lemma names; "
+            "'parents'[i]: positions of its hypernyms and instance hypernyms; "
+            "'holonyms'[i]: positions of the wholes it is a part, member or substance of. "
+            "'index': each lower-cased noun lemma (underscores for spaces) -> the positions "
+            "of its synsets in WordNet's sense order (most frequent first). 'exceptions': "
+            "noun.exc, irregular plural -> base forms (for morphy)."
+        ),
+        "provenance": {
+            "wordnet": "WordNet 3.0 (Debian wordnet-base), read with nltk's WordNetCorpusReader",
+            "wordnet_url": WORDNET_URL,
+            "wordnet_license": WORDNET_LICENSE,
+            "wordnet_license_url": WORDNET_LICENSE_URL,
+            "script": SCRIPT,
+        },
+        "count": len(names),
+        "synsets": names,
+        "lemmas": [list(s.lemma_names()) for s in synsets],
+        "parents": [positions(_parents(s)) for s in synsets],
+        "holonyms": [
+            positions({*s.part_holonyms(), *s.member_holonyms(), *s.substance_holonyms()})
+            for s in synsets
+        ],
+        "index": index,
+        "exceptions": exceptions,
+    }
+
+
 # -- files --------------------------------------------------------------------------------
 def encode(record: dict[str, Any], *, compress: bool) -> bytes:
     """Deterministic bytes: sorted keys; compact and gzipped (zero mtime), or indented."""
@@ -453,6 +509,7 @@ def generate(out: Path, wordnet_dir: Path) -> dict[str, bytes]:
         coco = coco_synsets(out, wordnet)
         lvis = [row["synset"] for row in _package_json(out, "lvis_v1.json")]
         hierarchy = hierarchy_record(wordnet, lvis, imagenet_synsets)
+        nouns = nouns_record(wordnet, Path(tmp))
     known = set(hierarchy["synsets"]) | set(hierarchy["provenance"]["not_in_wordnet"])
     if any(entry["synset"] not in known for entry in coco["synsets"]):
         raise SystemExit("a COCO synset is neither in the hierarchy nor a known LVIS gap")
@@ -460,6 +517,7 @@ def generate(out: Path, wordnet_dir: Path) -> dict[str, bytes]:
         IMAGENET21K_FILE: encode(imagenet, compress=True),
         HIERARCHY_FILE: encode(hierarchy, compress=True),
         COCO_SYNSETS_FILE: encode(coco, compress=False),
+        NOUNS_FILE: encode(nouns, compress=True),
     }
 
 
