@@ -126,9 +126,9 @@ def anchor(dataset: str) -> dict[str, Any]:
     from scaledet_labels.embed.encoders.hf import HFTextEncoder
 
     batch = HFTextEncoder.default_batch_size
-    seconds, stdout, rss = timed_rss([sys.executable, "-c", ANCHOR, dataset, str(batch)], {
-        **os.environ
-    })
+    seconds, stdout, rss = timed_rss(
+        [sys.executable, "-c", ANCHOR, dataset, str(batch)], {**os.environ}
+    )
     record = json.loads(stdout)
     return {
         "forward_s": round(record["forward_s"], 1),

@@ -7,8 +7,8 @@ found without importing anything. It is a sentence-transformers directory, so it
 through :class:`~scaledet_labels.embed.encoders.hf.HFTextEncoder`'s sentence-transformers
 path (``local_files_only=True``): every module of its ``modules.json`` (Transformer, mean
 Pooling over real tokens, Normalize), so rows come out unit-length. That pipeline is plain
-enough to run on ``transformers`` alone, without importing sentence-transformers. 256-token context (the
-sentence-transformers ``max_seq_length``). 384 dimensions.
+enough to run on ``transformers`` alone, without importing sentence-transformers.
+256-token context (the sentence-transformers ``max_seq_length``). 384 dimensions.
 
 Examples:
     >>> enc = MiniLMEncoder(device="cpu")

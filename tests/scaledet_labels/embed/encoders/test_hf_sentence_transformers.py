@@ -348,9 +348,7 @@ def test_plain_pipeline_runs_without_importing_sentence_transformers(tmp_path: P
         print("sentence_transformers" in sys.modules)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 
 
