@@ -86,6 +86,11 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(
+        "match",
+        "The label matcher on development correspondences, per signal (#14)",
+        ("benchmarks/bench_match.py", "--json", "{out}/match.json"),
+    ),
+    Step(
         "similarity",
         "Label similarity scaling (#4)",
         ("benchmarks/bench_similarity.py", "--repeat", "3"),

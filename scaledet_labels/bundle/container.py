@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import scipy.sparse
 
+    from scaledet_labels.bundle.matching import MatchSignals
+
 __all__ = ["LabelSpaceBundle", "load", "load_bundle"]
 
 
@@ -201,10 +203,29 @@ class LabelSpaceBundle:
             k = top
         return queries.near_duplicates(self, k, skip_identical=skip_identical)
 
-    def match(self, source: Any, to: str | Sequence[str] | None = None, k: int = 1) -> pd.DataFrame:
-        """Map each label of a vocabulary to its ``k`` nearest labels of ``to``; see
-        :func:`~scaledet_labels.bundle.queries.match`."""
-        return queries.match(self, source, to=to, k=k)
+    def match(
+        self,
+        source: Any,
+        to: str | Sequence[str] | None = None,
+        k: int = 1,
+        *,
+        threshold: float = 0.5,
+        one_to_one: bool = False,
+        signals: MatchSignals = "all",
+        metadata: bool = True,
+    ) -> pd.DataFrame:
+        """For each label of a vocabulary: ``same`` as a label of ``to``, or ``none``, with a
+        confidence and the evidence; see :func:`~scaledet_labels.bundle.queries.match`."""
+        return queries.match(
+            self,
+            source,
+            to=to,
+            k=k,
+            threshold=threshold,
+            one_to_one=one_to_one,
+            signals=signals,
+            metadata=metadata,
+        )
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scaledet_labels.bundle.matching import MatchSignals, match_labels
 from scaledet_labels.errors import BundleError
 from scaledet_labels.vocab.label_space import UnifiedLabel
 from scaledet_labels.vocab.registry import load_vocabulary
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
     from scaledet_labels.bundle.container import LabelSpaceBundle
 
 __all__ = [
+    "MATCH_COLUMNS",
+    "MERGE_COLUMNS",
     "match",
+    "merges_table",
     "near_duplicates",
     "neighbors",
     "relations",
@@ -239,41 +243,122 @@ def match(
     source: Any,
     to: str | Sequence[str] | None = None,
     k: int = 1,
+    *,
+    threshold: float = 0.5,
+    one_to_one: bool = False,
+    signals: MatchSignals = "all",
+    metadata: bool = True,
 ) -> pd.DataFrame:
-    """Map each label of a vocabulary to its ``k`` nearest labels of ``to``.
+    """Decide for each label of a vocabulary: the same concept as a label of ``to``, or none.
 
     ``source`` is a dataset of the bundle (its stored embeddings are used) or any
-    vocabulary (embedded with the bundle's encoder). Useful to move a downstream
-    dataset onto upstream labels.
+    vocabulary (embedded with the bundle's encoder). See
+    :mod:`scaledet_labels.bundle.matching` for the signals and the model.
+
+    Args:
+        bundle: The bundle.
+        source: A dataset name of the bundle, or anything
+            :func:`~scaledet_labels.load_vocabulary` accepts.
+        to: Target dataset(s) (default: every dataset of the bundle but ``source``).
+        k: Candidates listed per source label (the first carries the decision).
+        threshold: ``same`` when the best candidate's probability reaches it.
+        one_to_one: At most one source label per target (for datasets without duplicates).
+        signals: ``"all"``, ``"wordnet"``, ``"names"`` or ``"embeddings"``.
+        metadata: Use the datasets' own synsets and definitions.
 
     Returns:
-        A DataFrame: source_index, source_name, rank, index, dataset, name, cosine.
+        A DataFrame, one row per source label and candidate rank: source_index,
+        source_name, rank, decision (``same`` / ``none`` on rank 1, ``alternative``
+        below), confidence (of the decision), p_same, index, dataset, name, cosine,
+        evidence, source_ref and target_ref (``"dataset:name"``, what
+        :func:`merges_table` writes).
+
+    Examples:
+        >>> import numpy as np
+        >>> from scaledet_labels import LabelSpace, build_label_space
+        >>> space = LabelSpace.union(["dog, parking meter", "Dogs, traffic sign"], names=["a", "b"])
+        >>> emb = np.array([[1, 0], [0.6, 0.8], [1, 0.05], [0.5, 0.85]], dtype=np.float32)
+        >>> bundle = build_label_space(space, precomputed={"a": emb[:2], "b": emb[2:]})
+        >>> match(bundle, "a", to="b")[["source_name", "decision", "name"]].values.tolist()
+        [['dog', 'same', 'Dogs'], ['parking meter', 'none', 'traffic sign']]
     """
     import pandas as pd
 
     k = check_k(k)
-    if isinstance(source, str) and source in bundle.label_space.datasets:
-        vocab = bundle.label_space.vocabulary(source)
+    space = bundle.label_space
+    if isinstance(source, str) and source in space.datasets:
+        vocab = space.vocabulary(source)
         vectors = bundle.classifier(source)
+        if to is None:
+            to = [d for d in space.datasets if d != source]
     else:
         vocab = load_vocabulary(source)
         vectors = bundle.encode_vocabulary(vocab)
     pool = candidates(bundle, to)
-    scores = vectors @ bundle.embeddings[pool].T
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    targets = [space[int(u)] for u in pool]
+    decisions = match_labels(
+        vocab.labels,
+        vectors,
+        [u.label for u in targets],
+        bundle.embeddings[pool],
+        k=k,
+        threshold=threshold,
+        one_to_one=one_to_one,
+        signals=signals,
+        metadata=metadata,
+    )
     rows = []
-    for i, label in enumerate(vocab):
-        for rank, col in enumerate(top[i], start=1):
-            target = bundle.label_space[int(pool[col])]
+    for label, found in zip(vocab.labels, decisions, strict=True):
+        ranked = found.candidates or ((found.target, found.p_same, found.cosine),)
+        for rank, (row, p_same, cosine) in enumerate(ranked, start=1):
+            target = targets[row] if row >= 0 else None
+            first = rank == 1
             rows.append(
                 {
                     "source_index": label.index,
                     "source_name": label.name,
                     "rank": rank,
-                    "index": target.index,
-                    "dataset": target.dataset,
-                    "name": target.name,
-                    "cosine": float(scores[i, col]),
+                    "decision": found.decision if first else "alternative",
+                    "confidence": found.confidence if first else None,
+                    "p_same": p_same,
+                    "index": target.index if target else None,
+                    "dataset": target.dataset if target else None,
+                    "name": target.name if target else None,
+                    "cosine": cosine,
+                    "evidence": found.evidence if first else "",
+                    "source_ref": f"{vocab.name}:{label.name}",
+                    "target_ref": f"{target.dataset}:{target.name}" if target else None,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
+
+
+MATCH_COLUMNS = [
+    "source_index",
+    "source_name",
+    "rank",
+    "decision",
+    "confidence",
+    "p_same",
+    "index",
+    "dataset",
+    "name",
+    "cosine",
+    "evidence",
+    "source_ref",
+    "target_ref",
+]
+MERGE_COLUMNS = ["source", "target", "confidence", "evidence"]
+
+
+def merges_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``same`` decisions of :func:`match` as a merge table.
+
+    Columns ``source``, ``target`` (``"dataset:name"`` references), ``confidence`` and
+    ``evidence``; saved as CSV, ``LabelSpace.union(..., merge="merges.csv")`` reads it back
+    (see :mod:`scaledet_labels.vocab.merge`). Review it first: delete the rows you
+    disagree with.
+    """
+    same = frame[frame["decision"] == "same"]
+    table = same.rename(columns={"source_ref": "source", "target_ref": "target"})
+    return table[MERGE_COLUMNS].reset_index(drop=True)

@@ -23,6 +23,7 @@ from scaledet_labels.bundle.build import build_label_space
 from scaledet_labels.bundle.container import load_bundle
 from scaledet_labels.bundle.export import ExportCompatibilityWarning
 from scaledet_labels.bundle.io import check_bundle_path
+from scaledet_labels.bundle.queries import merges_table
 from scaledet_labels.bundle.report import write_report
 from scaledet_labels.cli.output import manifest_lines, print_frame, table
 from scaledet_labels.embed.cache import cache_info, clear_cache
@@ -282,12 +283,34 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    """``scaledet-labels match``: map a vocabulary onto a bundle's datasets."""
+    """``scaledet-labels match``: same concept or none, for each label of a vocabulary."""
     bundle = load_bundle(args.bundle)
     source: Any = args.source
     if source not in bundle.label_space.datasets:
         source = _load(source, args)
-    print_frame(bundle.match(source, to=args.to, k=args.k), args.json)
+    frame = bundle.match(
+        source,
+        to=args.to,
+        k=args.k,
+        threshold=args.threshold,
+        one_to_one=args.one_to_one,
+        signals=args.signals,
+        metadata=not args.no_metadata,
+    )
+    form = "json" if args.json else args.format
+    if form == "merges":
+        text = merges_table(frame).to_csv(index=False)
+    elif form == "json":
+        text = frame.to_json(orient="records", indent=1, force_ascii=False) + "\n"
+    else:
+        shown = frame.drop(columns=["source_ref", "target_ref"])
+        text = shown.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        same = int((frame["decision"] == "same").sum())
+        print(f"{args.out}: {same} same, {int((frame['decision'] == 'none').sum())} none")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

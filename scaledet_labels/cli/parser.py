@@ -16,6 +16,7 @@ import argparse
 
 from scaledet_labels._version import __version__
 from scaledet_labels.bundle.export import EXPORT_FORMATS
+from scaledet_labels.bundle.matching import SIGNALS as MATCH_SIGNALS
 from scaledet_labels.bundle.similarity import (
     AUTO_DENSE_MAX,
     AUTO_TOPK,
@@ -48,6 +49,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
     return value
 
 
@@ -276,19 +287,61 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "match",
-        help="map a vocabulary onto a dataset's labels",
+        help="decide which labels are the same concept as a dataset's labels",
         description="For each label of --from (a dataset of the bundle or any vocabulary), "
-        "print its nearest labels among --to.",
+        "decide 'same' (with its label among --to) or 'none', with a calibrated confidence "
+        "and the evidence (names, plural folding, WordNet synsets and hierarchy, "
+        "definitions, embeddings). --format merges writes the 'same' pairs as a CSV that "
+        "LabelSpace.union(..., merge='merges.csv') and `build --merge` read back.",
         epilog=_examples(
-            "match B --from voc --to coco", "match B --from my_classes.txt --to lvis -k 3"
+            "match B --from voc --to coco",
+            "match B --from my_classes.txt --to lvis -k 3",
+            "match B --from coco --to oid500 --format merges --out merges.csv",
         ),
         formatter_class=_RAW,
     )
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--from", dest="source", required=True, metavar="VOCAB")
-    p.add_argument("--to", required=True, nargs="+", metavar="DATASET")
-    p.add_argument("-k", type=_positive_int, default=1, help="matches per label (default 1)")
-    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.add_argument(
+        "--to",
+        nargs="+",
+        metavar="DATASET",
+        default=None,
+        help="target datasets (default: every dataset of the bundle but --from)",
+    )
+    p.add_argument(
+        "-k", type=_positive_int, default=1, help="candidates listed per label (default 1)"
+    )
+    p.add_argument(
+        "--threshold",
+        type=_probability,
+        default=0.5,
+        help="'same' when the best candidate's probability reaches it (default 0.5)",
+    )
+    p.add_argument(
+        "--one-to-one",
+        action="store_true",
+        help="at most one label of --from per target (for datasets without duplicates)",
+    )
+    p.add_argument(
+        "--signals",
+        choices=MATCH_SIGNALS,
+        default="all",
+        help="what the decision may use (default all; embeddings only, + names, + WordNet)",
+    )
+    p.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="ignore the datasets' own synsets and definitions (look names up instead)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "merges"),
+        default="table",
+        help="table (default), json records, or merges: a CSV of the 'same' pairs",
+    )
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--out", default=None, metavar="FILE", help="write there instead of stdout")
     _add_vocabulary_policies(p)
     p.set_defaults(func=commands.cmd_match)
 

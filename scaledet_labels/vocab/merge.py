@@ -12,6 +12,10 @@ remembers every source and every dataset's mapping keeps working.
   as LVIS has).
 - a user mapping: a list of groups, each a list of references ``"dataset:name"`` or
   ``(dataset, name_or_local_index)``; or a dict ``{reference: reference}``.
+- a file of such a mapping: ``.csv``/``.tsv`` with ``source`` and ``target`` columns of
+  references (what ``scaledet-labels match --format merges`` writes; a ``decision``
+  column, if present, keeps only the ``same`` rows; other columns are ignored), or
+  ``.json`` holding a list of groups or a dict.
 
 Within one dataset labels are never merged with each other: when a key matches two labels
 of the same dataset only the first joins the group, and a warning is logged.
@@ -19,8 +23,11 @@ of the same dataset only the first joins the group, and a warning is logged.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from scaledet_labels.errors import LabelSpaceError, VocabularyError
@@ -34,7 +41,14 @@ MergeStrategy = Literal["exact", "synset"]
 MERGE_STRATEGIES: tuple[str, ...] = ("exact", "synset")
 LabelRef: TypeAlias = str | tuple[str, str | int]
 #: A strategy name or a user mapping.
-MergeSpec: TypeAlias = MergeStrategy | Sequence[Sequence[LabelRef]] | Mapping[LabelRef, LabelRef]
+MergeSpec: TypeAlias = (
+    MergeStrategy
+    | Sequence[Sequence[LabelRef]]
+    | Mapping[LabelRef, LabelRef]
+    | str
+    | os.PathLike[str]
+)
+_MERGE_FILES = (".csv", ".tsv", ".json")
 
 Group = list[tuple[int, int]]
 
@@ -162,6 +176,10 @@ def merge_groups(
         >>> merge_groups([a, b], "exact")
         [[(0, 0), (1, 0)]]
     """
+    if isinstance(merge, os.PathLike) or (
+        isinstance(merge, str) and merge not in MERGE_STRATEGIES and merge.endswith(_MERGE_FILES)
+    ):
+        return _mapping_groups(read_merges(merge), vocabularies)
     if isinstance(merge, str):
         if merge == "exact":
             fold = _plural_folder() if fold_plurals else None
@@ -182,3 +200,57 @@ def merge_groups(
             f"merge={merge!r} is not one of {list(MERGE_STRATEGIES)}, a list of groups or a dict"
         )
     return _mapping_groups(merge, vocabularies)
+
+
+def read_merges(path: str | os.PathLike[str]) -> list[list[str]]:
+    """The groups of a merge file (see the module docs), as lists of references.
+
+    Raises:
+        LabelSpaceError: No such file, an unknown suffix, or missing columns.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "merges.csv"
+        >>> _ = path.write_text("source,target,confidence\\ncoco:person,oid:Person,0.99\\n")
+        >>> read_merges(path)
+        [['coco:person', 'oid:Person']]
+    """
+    import csv
+
+    file = Path(path)
+    if file.suffix.lower() not in _MERGE_FILES:
+        raise LabelSpaceError(
+            f"merge file {file}: expected one of {list(_MERGE_FILES)}, got {file.suffix!r}"
+        )
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise LabelSpaceError(f"cannot read the merge file {file}: {exc}") from None
+    if file.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LabelSpaceError(f"merge file {file}: invalid JSON: {exc}") from None
+        if isinstance(data, Mapping):
+            return [[str(a), str(b)] for a, b in data.items()]
+        if isinstance(data, list) and all(isinstance(g, list) for g in data):
+            return [[str(ref) for ref in group] for group in data]
+        raise LabelSpaceError(f"merge file {file}: expected a list of groups or a dict")
+    delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
+    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    missing = {"source", "target"} - set(reader.fieldnames or ())
+    if missing:
+        raise LabelSpaceError(
+            f"merge file {file}: missing column(s) {sorted(missing)}; it needs 'source' and "
+            "'target' references ('dataset:name'), as `scaledet-labels match --format "
+            "merges` writes"
+        )
+    groups = []
+    for line, row in enumerate(reader, start=2):
+        if row.get("decision") not in (None, "", "same"):
+            continue
+        source, target = (row.get("source") or "").strip(), (row.get("target") or "").strip()
+        if not source or not target:
+            raise LabelSpaceError(f"merge file {file}, line {line}: empty source or target")
+        groups.append([source, target])
+    return groups

@@ -57,6 +57,7 @@ def test_dry_run_prints_the_plan_without_running(tmp_path: Path) -> None:
         "distributed",
         "build",
         "scale",
+        "match",
         "similarity",
         "reliability",
         "loss",

@@ -1,0 +1,588 @@
+"""Decide which labels are the same concept: ``same`` with a target, or ``none``.
+
+For every label of a source vocabulary the matcher scores candidate target labels (the
+nearest by embedding, plus any that share a name form or a WordNet synset) with a small
+logistic model over signals of four kinds, and keeps the best:
+
+* **embeddings**: the cosine, its margin over the next-best target, and whether the two
+  labels are each other's nearest;
+* **names**: the same clean name ignoring case, punctuation and a parenthesised
+  qualifier; the same after folding plurals (WordNet's ``morphy``); a synonym of one is a
+  name of the other; one name extends the other with modifiers (``table tennis racket`` is
+  a kind of ``tennis racket``, not the same thing);
+* **wordnet**: the same synset, given by the dataset (LVIS, ImageNet-21k, COCO) or looked
+  up by name (:func:`scaledet_labels.vocab.wordnet.lookup`), weighted by how common that
+  sense is; one synset the other's ancestor (a parent is not the same concept) or part;
+  both known and unrelated;
+* **definitions**: word overlap of the two definitions (LVIS, ImageNet-21k).
+
+The model's weights are fitted by ``benchmarks/bench_match.py --fit`` on development
+correspondences assembled from public metadata (see that script) and ship in
+``data/matcher.json``; its output is a probability that the pair is the same concept,
+calibrated on those correspondences. ``same`` when the best candidate's probability
+reaches ``threshold`` (default 0.5); the confidence of a ``none`` is one minus it. With
+``one_to_one=True`` the ``same`` pairs form a maximum-likelihood one-to-one assignment
+(``scipy.optimize.linear_sum_assignment``), for datasets known to hold no duplicates.
+
+Examples:
+    >>> import numpy as np
+    >>> from scaledet_labels import load_vocabulary
+    >>> a = load_vocabulary(["Dogs", "parking meter"], name="a")
+    >>> b = load_vocabulary(["dog", "traffic sign"], name="b")
+    >>> vectors = np.array([[1, 0], [0.6, 0.8]], dtype=np.float32)
+    >>> found = match_labels(a.labels, vectors, b.labels, vectors)
+    >>> [(m.decision, m.target) for m in found]
+    [('same', 0), ('none', 1)]
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from scaledet_labels.errors import BundleError
+from scaledet_labels.vocab import wordnet
+from scaledet_labels.vocab.vocabulary import Label
+
+__all__ = [
+    "FEATURES",
+    "SIGNALS",
+    "Candidates",
+    "Match",
+    "MatchSignals",
+    "candidate_pairs",
+    "decide",
+    "load_model",
+    "match_labels",
+    "score",
+]
+
+MatchSignals = Literal["all", "wordnet", "names", "embeddings"]
+SIGNALS: tuple[str, ...] = get_args(MatchSignals)
+#: Every feature, grouped by signal; a signal set uses a prefix of this tuple.
+FEATURES = (
+    "cosine",
+    "margin",
+    "mutual_nearest",
+    "same_name",
+    "folded_name",
+    "synonym",
+    "name_extends",
+    "qualifier",
+    "synset_given",
+    "synset_looked_up",
+    "name_and_synset",
+    "hierarchy",
+    "part",
+    "synsets_differ",
+    "definition",
+)
+_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 14, "all": 15}
+MODEL_FILE = "matcher.json"
+_NEAREST = 10  # candidates by cosine per source label
+_QUALIFIER = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]\s*")
+_QUALIFIER_TEXT = re.compile(r"[\(\[]([^\)\]]*)[\)\]]")
+_NON_WORD = re.compile(r"[^\w]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "or",
+        "and",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "as",
+        "at",
+        "from",
+        "its",
+        "it",
+        "is",
+        "are",
+        "be",
+        "used",
+        "that",
+        "which",
+        "this",
+        "any",
+        "usually",
+        "especially",
+        "often",
+        "one",
+        "some",
+    ]
+)
+
+
+# -- per-label facts ---------------------------------------------------------------------------
+def normalize(name: str) -> str:
+    """Lower case, ``_``/``-``/punctuation as spaces, no parenthesised qualifier.
+
+    Examples:
+        >>> normalize("bow_(weapon)"), normalize("Table-tennis racket"), normalize("T-shirt")
+        ('bow', 'table tennis racket', 't shirt')
+    """
+    plain = _QUALIFIER.sub(" ", name).replace("&", " and ").casefold()
+    return " ".join(_NON_WORD.sub(" ", plain).replace("_", " ").split())
+
+
+def fold(normalized: str) -> str:
+    """A normalised name with its last word reduced to a base form (plural folding).
+
+    Examples:
+        >>> fold("tennis rackets"), fold("geese"), fold("glasses")
+        ('tennis racket', 'goose', 'glass')
+    """
+    words = normalized.split(" ")
+    if not words[-1]:
+        return normalized
+    forms = wordnet.morphy(words[-1])
+    if forms:
+        words[-1] = forms[-1]
+    elif len(words[-1]) > 3 and words[-1].endswith("s") and not words[-1].endswith("ss"):
+        words[-1] = words[-1][:-1]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    names: frozenset[str]  # normalised clean and raw names, also without spaces
+    folded: frozenset[str]
+    all_folded: frozenset[str]  # names and synonyms, folded
+    words: tuple[str, ...]  # the clean name's words
+    qualifier: frozenset[str]  # words of a parenthesised qualifier: "bow (weapon)"
+    given: str | None  # the dataset's synset
+    looked: tuple[tuple[str, float], ...]  # looked-up synsets with a weight (sense rank)
+    primary: str | None  # given, else the first looked-up sense of the clean name
+    definition: frozenset[str]
+
+
+def _facts(label: Label, metadata: bool) -> _Facts:
+    primary_names = [normalize(label.clean_name), normalize(label.name)]
+    spaced = [n for n in primary_names if n]
+    names = frozenset(spaced) | {n.replace(" ", "") for n in spaced}  # "wine glass"
+    synonyms = [normalize(s) for s in label.synonyms]
+    folded = frozenset(fold(n) for n in spaced) | {fold(n).replace(" ", "") for n in spaced}
+    all_folded = folded | {fold(s) for s in synonyms if s}
+    qualifier = frozenset(
+        word
+        for text in (label.clean_name, label.name)
+        for inside in _QUALIFIER_TEXT.findall(text)
+        for word in normalize(inside).split()
+        if word not in _STOP
+    )
+    looked: dict[str, float] = {}
+    for text in [label.clean_name, label.name, *label.synonyms]:
+        senses = wordnet.lookup(text)
+        fits = [_qualified(synset, qualifier) for synset in senses]
+        for rank, (synset, fit) in enumerate(zip(senses, fits, strict=True)):
+            # a qualifier that picks senses makes the others unlikely
+            weight = 1.0 if fit else (0.1 if any(fits) else 1.0) / (1 + rank)
+            looked[synset] = max(looked.get(synset, 0.0), weight)
+    given = label.synset if metadata else None
+    first = wordnet.lookup(label.clean_name) or wordnet.lookup(label.name)
+    fitting = [x for x in first if _qualified(x, qualifier)]
+    primary = given or (fitting[0] if fitting else first[0] if first else None)
+    definition = label.definition if metadata else None
+    words = frozenset(
+        w for w in _NON_WORD.sub(" ", (definition or "").casefold()).split() if w not in _STOP
+    )
+    return _Facts(
+        names=names,
+        folded=folded,
+        all_folded=all_folded,
+        words=tuple(normalize(label.clean_name).split(" ")),
+        qualifier=qualifier,
+        given=given,
+        looked=tuple(looked.items()),
+        primary=primary,
+        definition=words,
+    )
+
+
+def _qualified(synset: str, qualifier: frozenset[str]) -> bool:
+    """Whether a sense fits a label's qualifier: a qualifier word is a lemma word of the
+    sense or of one of its ancestors (``bow (weapon)`` -> ``bow.n.04``, a weapon)."""
+    if not qualifier:
+        return False
+    data = wordnet.nouns()
+    position = data.position.get(synset)
+    if position is None:
+        return False
+    for node in (synset, *wordnet.ancestors(synset)):
+        for lemma in data.lemmas[data.position[node]]:
+            if qualifier & set(lemma.casefold().replace("-", "_").split("_")):
+                return True
+    return False
+
+
+def _extends(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One name is the other with words added in front or behind (a kind of, a part of)."""
+    if len(a) == len(b):
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return long[-len(short) :] == short or long[: len(short)] == short
+
+
+def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
+    """Name, WordNet and definition features of one pair, and the evidence they give."""
+    evidence: list[str] = []
+    same_name = bool(s.names & t.names)
+    folded = not same_name and bool(s.folded & t.folded)
+    synonym = not same_name and not folded and bool(s.all_folded & t.all_folded)
+    extends = not (same_name or folded or synonym) and _extends(s.words, t.words)
+    if same_name:
+        evidence.append("same name")
+    elif folded:
+        evidence.append("same name after plural/case folding")
+    elif synonym:
+        evidence.append("a synonym of one is a name of the other")
+    elif extends:
+        evidence.append("one name extends the other (a kind or part of it)")
+    qualifier = 0.0
+    if s.qualifier and t.qualifier:
+        qualifier = 1.0 if s.qualifier & t.qualifier else -1.0
+        if qualifier > 0:
+            evidence.append("same qualifier")
+    source_synsets = {s.given: 1.0} if s.given else dict(s.looked)
+    target_synsets = {t.given: 1.0} if t.given else dict(t.looked)
+    shared = [(w * target_synsets[x], x) for x, w in source_synsets.items() if x in target_synsets]
+    given = float(bool(s.given) and s.given == t.given)
+    looked_up = 0.0 if given else (max(shared)[0] if shared else 0.0)
+    named = same_name or folded or synonym
+    both = float(named and (given > 0 or looked_up >= 0.5))
+    hierarchy = part = differ = 0.0
+    if shared:
+        weight, name = max(shared)
+        how = "given by both datasets" if given else f"looked up, weight {weight:.2f}"
+        evidence.append(f"shared WordNet synset {name} ({how})")
+    elif s.primary and t.primary:
+        related = wordnet.relation(s.primary, t.primary)
+        if related in ("child", "parent"):
+            hierarchy = 1.0
+            kind = "a kind of" if related == "child" else "a parent of"
+            evidence.append(f"{s.primary} is {kind} {t.primary} (WordNet hierarchy)")
+        elif related == "part":
+            part = 1.0
+            evidence.append(f"{s.primary} and {t.primary}: one is part of the other (WordNet)")
+        else:
+            differ = 1.0
+            evidence.append(f"different WordNet synsets {s.primary} / {t.primary}")
+    definition = 0.0
+    if s.definition and t.definition:
+        definition = len(s.definition & t.definition) / len(s.definition | t.definition)
+        if definition >= 0.3:
+            evidence.append(f"definitions overlap ({definition:.2f})")
+    values = [
+        float(same_name),
+        float(folded),
+        float(synonym),
+        float(extends),
+        qualifier,
+        given,
+        looked_up,
+        both,
+        hierarchy,
+        part,
+        differ,
+        definition,
+    ]
+    return values, evidence
+
+
+# -- candidates ------------------------------------------------------------------------------
+@dataclass
+class Candidates:
+    """Candidate pairs and their features (rows aligned).
+
+    Attributes:
+        source: Source row of each pair.
+        target: Target row of each pair.
+        features: ``(pairs, len(FEATURES))`` feature values.
+        evidence: The evidence strings of each pair (names and WordNet).
+    """
+
+    source: npt.NDArray[np.int64]
+    target: npt.NDArray[np.int64]
+    features: npt.NDArray[np.float64]
+    evidence: list[list[str]] = field(default_factory=list)
+
+
+def _checked_vectors(vectors: Any, n: int, what: str) -> npt.NDArray[np.float32]:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise BundleError(f"{what}: expected ({n}, dim) vectors, got shape {array.shape}")
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = array / np.maximum(norms, 1e-12)
+    return unit
+
+
+def candidate_pairs(
+    sources: Sequence[Label],
+    source_vectors: Any,
+    targets: Sequence[Label],
+    target_vectors: Any,
+    *,
+    metadata: bool = True,
+    nearest: int = _NEAREST,
+) -> Candidates:
+    """Every candidate pair with its features (see the module docs).
+
+    Candidates of a source label: its ``nearest`` targets by cosine, and every target
+    that shares a folded name or synonym, or a (given or looked-up) synset with it.
+
+    Args:
+        sources: The source labels.
+        source_vectors: Their embeddings, rows aligned.
+        targets: The target labels.
+        target_vectors: Their embeddings (same dimension).
+        metadata: Use the datasets' own synsets and definitions (``False``: names only,
+            synsets looked up; for vocabularies with no metadata and for evaluation).
+        nearest: How many nearest targets by cosine each source considers.
+    """
+    src = _checked_vectors(source_vectors, len(sources), "source vectors")
+    tgt = _checked_vectors(target_vectors, len(targets), "target vectors")
+    if src.shape[1] != tgt.shape[1]:
+        raise BundleError(f"source vectors are {src.shape[1]}-d but targets {tgt.shape[1]}-d")
+    if not sources or not targets:
+        empty = np.zeros(0, dtype=np.int64)
+        return Candidates(empty, empty, np.zeros((0, len(FEATURES))), [])
+    s_facts = [_facts(label, metadata) for label in sources]
+    t_facts = [_facts(label, metadata) for label in targets]
+    by_key: dict[str, set[int]] = {}
+    for j, facts in enumerate(t_facts):
+        keys = [*facts.all_folded, *(x for x, _ in facts.looked)]
+        if facts.given:
+            keys.append(facts.given)
+        for key in keys:
+            by_key.setdefault(key, set()).add(j)
+    take = min(nearest, len(targets))
+    best_source_of = np.full(len(targets), -1, dtype=np.int64)
+    best_source_cos = np.full(len(targets), -np.inf, dtype=np.float32)
+    rows: list[int] = []
+    cols: list[int] = []
+    cosines: list[float] = []
+    margins: list[float] = []
+    nearest_target = np.empty(len(sources), dtype=np.int64)
+    block = max(1, (1 << 22) // len(targets))
+    for start in range(0, len(sources), block):
+        scores = src[start : start + block] @ tgt.T
+        column_best = scores.argmax(axis=0)
+        column_cos = scores[column_best, np.arange(len(targets))]
+        better = column_cos > best_source_cos
+        best_source_cos[better] = column_cos[better]
+        best_source_of[better] = start + column_best[better]
+        top = (
+            np.argpartition(-scores, take - 1, axis=1)[:, :take]
+            if take < len(targets)
+            else (np.broadcast_to(np.arange(len(targets)), scores.shape))
+        )
+        for r in range(scores.shape[0]):
+            i = start + r
+            row = scores[r]
+            order = np.argsort(-row, kind="stable")[:2]
+            nearest_target[i] = order[0]
+            first = float(row[order[0]])
+            second = float(row[order[1]]) if len(order) > 1 else -1.0
+            facts = s_facts[i]
+            keys = [*facts.all_folded, *(x for x, _ in facts.looked)]
+            if facts.given:
+                keys.append(facts.given)
+            chosen = set(map(int, top[r])).union(*(by_key.get(k, set()) for k in keys))
+            for j in sorted(chosen):
+                cos = float(row[j])
+                rows.append(i)
+                cols.append(j)
+                cosines.append(cos)
+                margins.append(cos - (second if j == order[0] else first))
+    source = np.asarray(rows, dtype=np.int64)
+    target = np.asarray(cols, dtype=np.int64)
+    mutual = (nearest_target[source] == target) & (best_source_of[target] == source)
+    features = np.zeros((len(source), len(FEATURES)), dtype=np.float64)
+    features[:, 0] = cosines
+    features[:, 1] = margins
+    features[:, 2] = mutual
+    evidence: list[list[str]] = []
+    for p, (i, j) in enumerate(zip(rows, cols, strict=True)):
+        values, said = _pair_features(s_facts[i], t_facts[j])
+        features[p, 3:] = values
+        evidence.append(said)
+    return Candidates(source, target, features, evidence)
+
+
+# -- the model ---------------------------------------------------------------------------------
+@functools.cache
+def load_model() -> dict[str, Any]:
+    """The fitted matcher (``data/matcher.json``): per signal set, weights and a bias."""
+    data = resources.files("scaledet_labels").joinpath("data", MODEL_FILE)
+    model: dict[str, Any] = json.loads(data.read_text(encoding="utf-8"))
+    if list(model.get("features", ())) != list(FEATURES):
+        raise BundleError(f"{MODEL_FILE} was fitted for other features; refit it")
+    return model
+
+
+def score(
+    features: npt.NDArray[np.float64],
+    signals: MatchSignals = "all",
+    model: dict[str, Any] | None = None,
+) -> npt.NDArray[np.float64]:
+    """The probability that each pair is the same concept (logistic model)."""
+    if signals not in SIGNALS:
+        raise BundleError(f"signals={signals!r} is not one of {list(SIGNALS)}")
+    fitted = (model or load_model())["models"][signals]
+    width = _WIDTH[signals]
+    z = features[:, :width] @ np.asarray(fitted["weights"], dtype=np.float64) + fitted["bias"]
+    p: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return p
+
+
+@dataclass(frozen=True)
+class Match:
+    """The decision for one source label.
+
+    Attributes:
+        source: The source row.
+        decision: ``"same"`` or ``"none"``.
+        target: The best candidate's target row (the match for ``same``, the nearest
+            candidate for ``none``); ``-1`` when there is no target at all.
+        p_same: The model's probability that ``target`` is the same concept.
+        confidence: The probability of the decision (``p_same`` or ``1 - p_same``).
+        cosine: The embedding cosine of the pair.
+        evidence: What decided it, strongest first.
+        candidates: ``(target row, p_same, cosine)`` of the best candidates, best first.
+    """
+
+    source: int
+    decision: Literal["same", "none"]
+    target: int
+    p_same: float
+    confidence: float
+    cosine: float
+    evidence: str
+    candidates: tuple[tuple[int, float, float], ...] = ()
+
+
+def decide(
+    candidates: Candidates,
+    p: npt.NDArray[np.float64],
+    n_sources: int,
+    *,
+    threshold: float = 0.5,
+    one_to_one: bool = False,
+    k: int = 1,
+) -> list[Match]:
+    """Per source row: the best candidate and ``same`` / ``none`` (see the module docs)."""
+    if not 0.0 < threshold < 1.0:
+        raise BundleError(f"threshold must be between 0 and 1, got {threshold!r}")
+    per_source: list[list[int]] = [[] for _ in range(n_sources)]
+    for pair, i in enumerate(candidates.source):
+        per_source[int(i)].append(pair)
+    for pairs in per_source:
+        pairs.sort(key=lambda q: (-p[q], -candidates.features[q, 0], int(candidates.target[q])))
+    chosen: dict[int, int] = {}
+    if one_to_one:
+        from scipy.optimize import linear_sum_assignment
+
+        eligible = [q for q in range(len(p)) if p[q] >= threshold]
+        if eligible:
+            rows = sorted({int(candidates.source[q]) for q in eligible})
+            cols = sorted({int(candidates.target[q]) for q in eligible})
+            r_at = {r: a for a, r in enumerate(rows)}
+            c_at = {c: a for a, c in enumerate(cols)}
+            cost = np.full((len(rows), len(cols)), 1e6)
+            for q in eligible:
+                # maximise the summed log-odds of the pairs kept
+                odds = math.log(max(p[q], 1e-12)) - math.log(max(1 - p[q], 1e-12))
+                cost[r_at[int(candidates.source[q])], c_at[int(candidates.target[q])]] = -odds
+            assigned_rows, assigned_cols = linear_sum_assignment(cost)
+            for a, b in zip(assigned_rows, assigned_cols, strict=True):
+                if cost[a, b] < 1e6:
+                    for q in per_source[rows[a]]:
+                        if int(candidates.target[q]) == cols[b]:
+                            chosen[rows[a]] = q
+    matches: list[Match] = []
+    for i, pairs in enumerate(per_source):
+        if not pairs:
+            matches.append(Match(i, "none", -1, 0.0, 1.0, float("nan"), "no candidate"))
+            continue
+        best = pairs[0]
+        if one_to_one:
+            same = i in chosen
+            if same:
+                best = chosen[i]
+        else:
+            same = bool(p[best] >= threshold)
+        prob = float(p[best])
+        cosine = float(candidates.features[best, 0])
+        said = list(candidates.evidence[best]) if candidates.evidence else []
+        said.append(f"cosine {cosine:.3f} (margin {candidates.features[best, 1]:+.3f})")
+        if one_to_one and not same and prob >= threshold:
+            said.insert(0, "target assigned to another source (one-to-one)")
+        matches.append(
+            Match(
+                source=i,
+                decision="same" if same else "none",
+                target=int(candidates.target[best]),
+                p_same=prob,
+                confidence=prob if same else 1.0 - prob,
+                cosine=cosine,
+                evidence="; ".join(said),
+                candidates=tuple(
+                    (int(candidates.target[q]), float(p[q]), float(candidates.features[q, 0]))
+                    for q in pairs[:k]
+                ),
+            )
+        )
+    return matches
+
+
+def match_labels(
+    sources: Sequence[Label],
+    source_vectors: Any,
+    targets: Sequence[Label],
+    target_vectors: Any,
+    *,
+    k: int = 1,
+    threshold: float = 0.5,
+    one_to_one: bool = False,
+    signals: MatchSignals = "all",
+    metadata: bool = True,
+) -> list[Match]:
+    """Decide ``same`` or ``none`` for every source label (see the module docs).
+
+    Args:
+        sources: Source labels.
+        source_vectors: Their embeddings.
+        targets: Target labels.
+        target_vectors: Their embeddings (the same encoder and dimension).
+        k: Candidates kept per decision (``Match.candidates``).
+        threshold: ``same`` when the best candidate's probability reaches it.
+        one_to_one: Keep at most one source per target (maximum-likelihood assignment).
+        signals: ``"all"`` (default), ``"wordnet"`` (no definitions), ``"names"`` (names
+            and embeddings) or ``"embeddings"`` (cosines only).
+        metadata: Use the datasets' synsets and definitions.
+
+    Returns:
+        One :class:`Match` per source label, in order.
+    """
+    if signals not in SIGNALS:
+        raise BundleError(f"signals={signals!r} is not one of {list(SIGNALS)}")
+    candidates = candidate_pairs(
+        sources, source_vectors, targets, target_vectors, metadata=metadata
+    )
+    p = score(candidates.features, signals)
+    return decide(candidates, p, len(sources), threshold=threshold, one_to_one=one_to_one, k=k)
