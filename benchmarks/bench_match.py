@@ -107,16 +107,20 @@ def embeddings(vocabs: dict[str, Any], cache: str | None) -> dict[str, np.ndarra
 
 
 # -- fitting -----------------------------------------------------------------------------------
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method (the bias unpenalised)."""
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = L2
+) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression by Newton's method (bias unpenalised)."""
     design = np.hstack([x, np.ones((len(x), 1))])
+    weight = np.ones(len(x)) if weight is None else weight
     w = np.zeros(design.shape[1])
     penalty = np.full(design.shape[1], l2)
     penalty[-1] = 0.0
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -40, 40)))
-        gradient = design.T @ (p - y) + penalty * w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        gradient = design.T @ (weight * (p - y)) + penalty * w
+        curvature = weight * p * (1 - p)
+        hessian = (design * curvature[:, None]).T @ design + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-8:
@@ -218,15 +222,25 @@ def main() -> None:
     missed = {task: len(pairs) - int(data[task, False][1].sum()) for task, pairs in gold.items()}
     print(f"counterparts among no candidate (names only): {missed}", file=sys.stderr)
 
-    from scaledet_labels.bundle.matching import _WIDTH
+    from scaledet_labels.bundle.matching import _WIDTH, IN_WORDNET
 
     def fit(groups: set[str]) -> dict[str, tuple[np.ndarray, float]]:
+        """Each task weighs the same (its pairs share a total weight of 1,000). The
+        WordNet models are fitted on the pairs where both labels have a synset (the
+        others are scored by the names model, see ``matching.score``)."""
         fits = {}
         for signals in SIGNAL_SETS:
             chosen = [key for key in data if group_of[key[0]] in groups]
-            x = np.vstack([data[key][0].features[:, : _WIDTH[signals]] for key in chosen])
-            y = np.concatenate([data[key][1] for key in chosen])
-            fits[signals] = fit_logistic(x, y)
+            xs, ys, ws = [], [], []
+            for key in chosen:
+                features, y = data[key][0].features, data[key][1]
+                if _WIDTH[signals] > IN_WORDNET:
+                    keep = features[:, IN_WORDNET] > 0
+                    features, y = features[keep], y[keep]
+                xs.append(features[:, : _WIDTH[signals]])
+                ys.append(y)
+                ws.append(np.full(len(y), 1000.0 / max(len(y), 1)))
+            fits[signals] = fit_logistic(np.vstack(xs), np.concatenate(ys), np.concatenate(ws))
         return fits
 
     groups = set(group_of.values())

@@ -84,9 +84,13 @@ FEATURES = (
     "hierarchy",
     "part",
     "synsets_differ",
+    "kind_or_part_by_name",
+    "in_wordnet",
     "definition",
 )
-_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 14, "all": 15}
+_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 16, "all": 17}
+#: Column of the ``in_wordnet`` feature: both labels have a (given or looked-up) synset.
+IN_WORDNET = 15
 MODEL_FILE = "matcher.json"
 _NEAREST = 10  # candidates by cosine per source label
 _QUALIFIER = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]\s*")
@@ -171,9 +175,15 @@ class _Facts:
     definition: frozenset[str]
 
 
+def _alternatives(name: str) -> list[str]:
+    """A name and, for ``"Handbag/Satchel"``-style names, each alternative."""
+    parts = [part.strip() for part in name.split("/")]
+    return [name, *parts] if len(parts) > 1 and all(parts) else [name]
+
+
 def _facts(label: Label, metadata: bool) -> _Facts:
-    primary_names = [normalize(label.clean_name), normalize(label.name)]
-    spaced = [n for n in primary_names if n]
+    texts = [*_alternatives(label.clean_name), *_alternatives(label.name)]
+    spaced = list(dict.fromkeys(n for n in map(normalize, texts) if n))
     names = frozenset(spaced) | {n.replace(" ", "") for n in spaced}  # "wine glass"
     synonyms = [normalize(s) for s in label.synonyms]
     folded = frozenset(fold(n) for n in spaced) | {fold(n).replace(" ", "") for n in spaced}
@@ -186,7 +196,7 @@ def _facts(label: Label, metadata: bool) -> _Facts:
         if word not in _STOP
     )
     looked: dict[str, float] = {}
-    for text in [label.clean_name, label.name, *label.synonyms]:
+    for text in [*texts, *label.synonyms]:
         senses = wordnet.lookup(text)
         fits = [_qualified(synset, qualifier) for synset in senses]
         for rank, (synset, fit) in enumerate(zip(senses, fits, strict=True)):
@@ -194,7 +204,7 @@ def _facts(label: Label, metadata: bool) -> _Facts:
             weight = 1.0 if fit else (0.1 if any(fits) else 1.0) / (1 + rank)
             looked[synset] = max(looked.get(synset, 0.0), weight)
     given = label.synset if metadata else None
-    first = wordnet.lookup(label.clean_name) or wordnet.lookup(label.name)
+    first = next((found for found in map(wordnet.lookup, texts) if found), ())
     fitting = [x for x in first if _qualified(x, qualifier)]
     primary = given or (fitting[0] if fitting else first[0] if first else None)
     definition = label.definition if metadata else None
@@ -258,8 +268,14 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         qualifier = 1.0 if s.qualifier & t.qualifier else -1.0
         if qualifier > 0:
             evidence.append("same qualifier")
-    source_synsets = {s.given: 1.0} if s.given else dict(s.looked)
-    target_synsets = {t.given: 1.0} if t.given else dict(t.looked)
+    # looked-up senses count as shared evidence beside a given synset: "refrigerator"
+    # (given electric_refrigerator.n.01) and "Refrigerator" both look up refrigerator.n.01
+    # (when both datasets give synsets, only those count)
+    if s.given and t.given:
+        source_synsets, target_synsets = {s.given: 1.0}, {t.given: 1.0}
+    else:
+        source_synsets = dict(s.looked) | ({s.given: 1.0} if s.given else {})
+        target_synsets = dict(t.looked) | ({t.given: 1.0} if t.given else {})
     shared = [(w * target_synsets[x], x) for x, w in source_synsets.items() if x in target_synsets]
     given = float(bool(s.given) and s.given == t.given)
     looked_up = 0.0 if given else (max(shared)[0] if shared else 0.0)
@@ -270,8 +286,11 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         weight, name = max(shared)
         how = "given by both datasets" if given else f"looked up, weight {weight:.2f}"
         evidence.append(f"shared WordNet synset {name} ({how})")
-    elif s.primary and t.primary:
-        related = wordnet.relation(s.primary, t.primary)
+    elif s.given and t.given:
+        # only synsets both datasets give: a looked-up first sense is a guess, and two
+        # datasets often name one concept with senses a level apart (COCO's "cow" is
+        # beef.n.01, a name lookup gives cow.n.01)
+        related = wordnet.relation(s.given, t.given)
         if related in ("child", "parent"):
             hierarchy = 1.0
             kind = "a kind of" if related == "child" else "a parent of"
@@ -282,6 +301,13 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         else:
             differ = 1.0
             evidence.append(f"different WordNet synsets {s.primary} / {t.primary}")
+    kind_or_part = 0.0
+    if not shared and not named and not (s.given and t.given) and s.primary and t.primary:
+        # different names whose (looked-up) senses are a kind or a part of each other:
+        # "dalmatian" / "dog", "wheel" / "car"
+        if wordnet.relation(s.primary, t.primary) in ("child", "parent", "part"):
+            kind_or_part = 1.0
+            evidence.append(f"{s.primary} and {t.primary}: a kind or part of the other (WordNet)")
     definition = 0.0
     if s.definition and t.definition:
         definition = len(s.definition & t.definition) / len(s.definition | t.definition)
@@ -299,6 +325,8 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         hierarchy,
         part,
         differ,
+        kind_or_part,
+        float(bool(source_synsets) and bool(target_synsets)),
         definition,
     ]
     return values, evidence
@@ -443,11 +471,20 @@ def score(
     """The probability that each pair is the same concept (logistic model)."""
     if signals not in SIGNALS:
         raise BundleError(f"signals={signals!r} is not one of {list(SIGNALS)}")
-    fitted = (model or load_model())["models"][signals]
-    width = _WIDTH[signals]
-    z = features[:, :width] @ np.asarray(fitted["weights"], dtype=np.float64) + fitted["bias"]
-    p: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-    return p
+    models = (model or load_model())["models"]
+
+    def logistic(name: str) -> npt.NDArray[np.float64]:
+        fitted = models[name]
+        weights = np.asarray(fitted["weights"], dtype=np.float64)
+        z = features[:, : _WIDTH[name]] @ weights + fitted["bias"]
+        p: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        return p
+
+    if _WIDTH[signals] <= IN_WORDNET:
+        return logistic(signals)
+    # a pair WordNet knows nothing about (a name it lacks) is scored on names and
+    # embeddings alone, not as if WordNet had said "different"
+    return np.where(features[:, IN_WORDNET] > 0, logistic(signals), logistic("names"))
 
 
 @dataclass(frozen=True)
