@@ -302,12 +302,18 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
             differ = 1.0
             evidence.append(f"different WordNet synsets {s.primary} / {t.primary}")
     kind_or_part = 0.0
-    if not shared and not named and not (s.given and t.given) and s.primary and t.primary:
-        # different names whose (looked-up) senses are a kind or a part of each other:
-        # "dalmatian" / "dog", "wheel" / "car"
-        if wordnet.relation(s.primary, t.primary) in ("child", "parent", "part"):
-            kind_or_part = 1.0
-            evidence.append(f"{s.primary} and {t.primary}: a kind or part of the other (WordNet)")
+    # different names whose (looked-up) senses are a kind or a part of each other:
+    # "dalmatian" / "dog", "wheel" / "car"
+    if (
+        not (s.given and t.given)
+        and s.primary is not None
+        and t.primary is not None
+        and not shared
+        and not named
+        and wordnet.relation(s.primary, t.primary) in ("child", "parent", "part")
+    ):
+        kind_or_part = 1.0
+        evidence.append(f"{s.primary} and {t.primary}: a kind or part of the other (WordNet)")
     definition = 0.0
     if s.definition and t.definition:
         definition = len(s.definition & t.definition) / len(s.definition | t.definition)
