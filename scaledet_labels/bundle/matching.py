@@ -8,8 +8,10 @@ logistic model over signals of four kinds, and keeps the best:
   labels are each other's nearest;
 * **names**: the same clean name ignoring case, punctuation and a parenthesised
   qualifier; the same after folding plurals (WordNet's ``morphy``); a synonym of one is a
-  name of the other; one name extends the other with modifiers (``table tennis racket`` is
-  a kind of ``tennis racket``, not the same thing);
+  name of the other; one name extends the other with words (``table tennis racket`` /
+  ``tennis racket``, a different object, but also ``computer keyboard`` / ``keyboard``,
+  the same one: the fitted weight is mildly positive, so such pairs are decided by the
+  embeddings and WordNet, and are the ones to review);
 * **wordnet**: the same synset, given by the dataset (LVIS, ImageNet-21k, COCO) or looked
   up by name (:func:`scaledet_labels.vocab.wordnet.lookup`), weighted by how common that
   sense is; one synset the other's ancestor (a parent is not the same concept) or part;
@@ -262,7 +264,7 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
     elif synonym:
         evidence.append("a synonym of one is a name of the other")
     elif extends:
-        evidence.append("one name extends the other (a kind or part of it)")
+        evidence.append("one name extends the other with words")
     qualifier = 0.0
     if s.qualifier and t.qualifier:
         qualifier = 1.0 if s.qualifier & t.qualifier else -1.0
@@ -431,7 +433,8 @@ def candidate_pairs(
             order = np.argsort(-row, kind="stable")[:2]
             nearest_target[i] = order[0]
             first = float(row[order[0]])
-            second = float(row[order[1]]) if len(order) > 1 else -1.0
+            # a lone target has no competitor: margin 0, not a cosine's distance to -1
+            second = float(row[order[1]]) if len(order) > 1 else first
             facts = s_facts[i]
             keys = [*facts.all_folded, *(x for x, _ in facts.looked)]
             if facts.given:
@@ -506,7 +509,8 @@ class Match:
         confidence: The probability of the decision (``p_same`` or ``1 - p_same``).
         cosine: The embedding cosine of the pair.
         evidence: What decided it, strongest first.
-        candidates: ``(target row, p_same, cosine)`` of the best candidates, best first.
+        candidates: ``(target row, p_same, cosine)`` of the best candidates: the decided
+            one (``target``) first, then the others by probability.
     """
 
     source: int
@@ -546,14 +550,20 @@ def decide(
             cols = sorted({int(candidates.target[q]) for q in eligible})
             r_at = {r: a for a, r in enumerate(rows)}
             c_at = {c: a for a, c in enumerate(cols)}
-            cost = np.full((len(rows), len(cols)), 1e6)
+            # Maximise the summed log-odds (over the threshold's) of the pairs kept: one
+            # "none" column per source (cost 0) lets a source stay unmatched, so a strong
+            # pair is never traded for two weak ones.
+            forbidden = 1e9
+            cost = np.full((len(rows), len(cols) + len(rows)), forbidden)
+            cost[:, len(cols) :][np.diag_indices(len(rows))] = 0.0
+            floor = math.log(threshold) - math.log(1 - threshold)
             for q in eligible:
-                # maximise the summed log-odds of the pairs kept
                 odds = math.log(max(p[q], 1e-12)) - math.log(max(1 - p[q], 1e-12))
-                cost[r_at[int(candidates.source[q])], c_at[int(candidates.target[q])]] = -odds
+                r, c = r_at[int(candidates.source[q])], c_at[int(candidates.target[q])]
+                cost[r, c] = floor - odds  # <= 0
             assigned_rows, assigned_cols = linear_sum_assignment(cost)
             for a, b in zip(assigned_rows, assigned_cols, strict=True):
-                if cost[a, b] < 1e6:
+                if b < len(cols) and cost[a, b] < forbidden:
                     for q in per_source[rows[a]]:
                         if int(candidates.target[q]) == cols[b]:
                             chosen[rows[a]] = q
@@ -584,9 +594,9 @@ def decide(
                 confidence=prob if same else 1.0 - prob,
                 cosine=cosine,
                 evidence="; ".join(said),
-                candidates=tuple(
+                candidates=tuple(  # the decided pair first
                     (int(candidates.target[q]), float(p[q]), float(candidates.features[q, 0]))
-                    for q in pairs[:k]
+                    for q in [best, *(q for q in pairs if q != best)][:k]
                 ),
             )
         )

@@ -269,9 +269,9 @@ def match(
     Returns:
         A DataFrame, one row per source label and candidate rank: source_index,
         source_name, rank, decision (``same`` / ``none`` on rank 1, ``alternative``
-        below), confidence (of the decision), p_same, index, dataset, name, cosine,
-        evidence, source_ref and target_ref (``"dataset:name"``, what
-        :func:`merges_table` writes).
+        below), confidence (of the decision), p_same, index (unified), local_index (in
+        its dataset), dataset, name, cosine, evidence, source_ref and target_ref
+        (``"dataset:name"``, what :func:`merges_table` writes).
 
     Examples:
         >>> import numpy as np
@@ -322,6 +322,7 @@ def match(
                     "confidence": found.confidence if first else None,
                     "p_same": p_same,
                     "index": target.index if target else None,
+                    "local_index": target.local_index if target else None,
                     "dataset": target.dataset if target else None,
                     "name": target.name if target else None,
                     "cosine": cosine,
@@ -341,6 +342,7 @@ MATCH_COLUMNS = [
     "confidence",
     "p_same",
     "index",
+    "local_index",
     "dataset",
     "name",
     "cosine",
@@ -348,17 +350,27 @@ MATCH_COLUMNS = [
     "source_ref",
     "target_ref",
 ]
-MERGE_COLUMNS = ["source", "target", "confidence", "evidence"]
+MERGE_COLUMNS = ["source", "target", "source_index", "target_index", "confidence", "evidence"]
 
 
 def merges_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The ``same`` decisions of :func:`match` as a merge table.
 
-    Columns ``source``, ``target`` (``"dataset:name"`` references), ``confidence`` and
+    Columns ``source``, ``target`` (``"dataset:name"`` references), ``source_index`` and
+    ``target_index`` (each label's index in its own dataset, which the reader prefers, so
+    case variants such as V3Det's ``Timer`` / ``timer`` stay apart), ``confidence`` and
     ``evidence``; saved as CSV, ``LabelSpace.union(..., merge="merges.csv")`` reads it back
     (see :mod:`scaledet_labels.vocab.merge`). Review it first: delete the rows you
     disagree with.
     """
     same = frame[frame["decision"] == "same"]
-    table = same.rename(columns={"source_ref": "source", "target_ref": "target"})
-    return table[MERGE_COLUMNS].reset_index(drop=True)
+    table = same.rename(
+        columns={
+            "source_ref": "source",
+            "target_ref": "target",
+            "source_index": "source_index",
+            "local_index": "target_index",
+        }
+    )
+    table = table[MERGE_COLUMNS].reset_index(drop=True)
+    return table.astype({"source_index": "int64", "target_index": "int64"})

@@ -177,7 +177,9 @@ def merge_groups(
         [[(0, 0), (1, 0)]]
     """
     if isinstance(merge, os.PathLike) or (
-        isinstance(merge, str) and merge not in MERGE_STRATEGIES and merge.endswith(_MERGE_FILES)
+        isinstance(merge, str)
+        and merge not in MERGE_STRATEGIES
+        and merge.lower().endswith(_MERGE_FILES)
     ):
         return _mapping_groups(read_merges(merge), vocabularies)
     if isinstance(merge, str):
@@ -202,7 +204,7 @@ def merge_groups(
     return _mapping_groups(merge, vocabularies)
 
 
-def read_merges(path: str | os.PathLike[str]) -> list[list[str]]:
+def read_merges(path: str | os.PathLike[str]) -> list[list[LabelRef]]:
     """The groups of a merge file (see the module docs), as lists of references.
 
     Raises:
@@ -245,12 +247,34 @@ def read_merges(path: str | os.PathLike[str]) -> list[list[str]]:
             "'target' references ('dataset:name'), as `scaledet-labels match --format "
             "merges` writes"
         )
-    groups = []
+    groups: list[list[LabelRef]] = []
     for line, row in enumerate(reader, start=2):
         if row.get("decision") not in (None, "", "same"):
             continue
         source, target = (row.get("source") or "").strip(), (row.get("target") or "").strip()
         if not source or not target:
             raise LabelSpaceError(f"merge file {file}, line {line}: empty source or target")
-        groups.append([source, target])
+        groups.append(
+            [
+                _indexed(source, row.get("source_index"), file, line),
+                _indexed(target, row.get("target_index"), file, line),
+            ]
+        )
     return groups
+
+
+def _indexed(ref: str, index: str | None, file: Path, line: int) -> LabelRef:
+    """``(dataset, local index)`` when the file gives the index, else the reference."""
+    if index is None or not index.strip():
+        return ref
+    dataset, sep, _ = ref.partition(":")
+    try:
+        value = int(index)
+    except ValueError:
+        value = -1
+    if not sep or value < 0:
+        raise LabelSpaceError(
+            f"merge file {file}, line {line}: index {index!r} of {ref!r} must be a label's "
+            "non-negative index in its dataset, with a 'dataset:name' reference"
+        )
+    return (dataset, value)
