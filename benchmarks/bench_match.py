@@ -6,8 +6,8 @@ Development correspondences (no pair written by hand):
   synsets (lvis-api ``data/coco_to_synset.json``, in ``benchmarks/data/``); a COCO label
   and the LVIS label with that synset are the same concept. 79 COCO labels have one.
 * **ImageNet-21k <-> LVIS**: the same WordNet synset (ImageNet-21k's wnid is a WordNet 3.0
-  offset; LVIS gives its synsets). 966 of the 1,203 LVIS synsets are ImageNet-21k
-  classes; the other 20,875 ImageNet-21k classes and 237 LVIS labels have no counterpart.
+  offset; LVIS gives its synsets). 997 of the 1,203 LVIS synsets are ImageNet-21k
+  classes; the other 20,844 ImageNet-21k classes and 206 LVIS labels have no counterpart.
 
 Each pair of datasets is matched in both directions (4 tasks). Reported per task and
 signal set (embeddings only; + names; + WordNet; all, i.e. + definitions): average
@@ -19,8 +19,10 @@ counterpart). Two settings: **metadata** (the datasets' synsets and definitions 
 to the matcher) and **names only** (hidden: synsets looked up by name, as for
 vocabularies nobody annotated, e.g. Objects365 and OpenImages).
 
-The model is fitted per signal set (logistic regression, L2 penalty 1.0) on the candidate pairs
-of both settings. The table reports it **leave-one-dataset-pair-out**: the COCO <-> LVIS
+The model is fitted per signal set (logistic regression, L2 penalty 1.0, each task
+weighing the same) on the candidate pairs of both settings; the WordNet models only on
+pairs where both labels have a synset (``matching.score`` sends the others to the names
+model). The table reports it **leave-one-dataset-pair-out**: the COCO <-> LVIS
 tasks are scored by a model fitted on ImageNet-21k <-> LVIS alone and vice versa, so no
 score comes from a model that saw its pairs. ``--fit`` writes the model fitted on
 everything to ``scaledet_labels/data/matcher.json`` (what the library ships).
