@@ -305,7 +305,7 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
             evidence.append(f"different WordNet synsets {s.primary} / {t.primary}")
     kind_or_part = 0.0
     # different names whose (looked-up) senses are a kind or a part of each other:
-    # "dalmatian" / "dog", "wheel" / "car"
+    # "poodle" / "dog", "handlebar" / "bicycle"
     if (
         not (s.given and t.given)
         and s.primary is not None

@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "decide 'same' (with its label among --to) or 'none', with a calibrated confidence "
         "and the evidence (names, plural folding, WordNet synsets and hierarchy, "
         "definitions, embeddings). --format merges writes the 'same' pairs as a CSV that "
-        "LabelSpace.union(..., merge='merges.csv') and `build --merge` read back.",
+        "LabelSpace.union(..., merge='merges.csv') reads back.",
         epilog=_examples(
             "match B --from voc --to coco",
             "match B --from my_classes.txt --to lvis -k 3",
