@@ -83,6 +83,7 @@ FEATURES = (
     "synset_given",
     "synset_looked_up",
     "name_and_synset",
+    "synonyms_by_wordnet",
     "hierarchy",
     "part",
     "synsets_differ",
@@ -90,9 +91,9 @@ FEATURES = (
     "in_wordnet",
     "definition",
 )
-_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 16, "all": 17}
+_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 17, "all": 18}
 #: Column of the ``in_wordnet`` feature: both labels have a (given or looked-up) synset.
-IN_WORDNET = 15
+IN_WORDNET = 16
 MODEL_FILE = "matcher.json"
 _NEAREST = 10  # candidates by cosine per source label
 _QUALIFIER = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]\s*")
@@ -283,6 +284,8 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
     looked_up = 0.0 if given else (max(shared)[0] if shared else 0.0)
     named = same_name or folded or synonym
     both = float(named and (given > 0 or looked_up >= 0.5))
+    # different words whose most common senses are one synset: "sofa" / "couch"
+    synonyms_by_wordnet = float(not named and looked_up >= 1.0)
     hierarchy = part = differ = 0.0
     if shared:
         weight, name = max(shared)
@@ -330,6 +333,7 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         given,
         looked_up,
         both,
+        synonyms_by_wordnet,
         hierarchy,
         part,
         differ,
