@@ -77,6 +77,7 @@ TooLong = Literal["error", "warn"]
 _TOO_LONG: tuple[str, ...] = ("error", "warn")
 _PROGRESS_MIN_PROMPTS = 2000  # "long work": fewer prompts never show a bar
 _CHUNK_PROMPTS = 1024  # prompts encoded (and committed to the cache) per step
+_LOOKUP_CHUNK = 16384  # prompts read from the cache per query
 _EPS = 1e-12  # torch.nn.functional.normalize's default
 
 
@@ -451,14 +452,19 @@ def _plan(
     rows = _Rows(unique, fingerprint, dim)
     limit = enc.context_length
     if store is not None:
-        hits = store.lookup(fingerprint, unique, dim=dim)
-        rows.put(hits.prompts, hits.vectors)
-        if limit is not None:
-            stale = {
-                p: n
-                for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
-                if n is not None and n > limit
-            }
+        stale: dict[str, int] = {}
+        # in chunks: the rows SQLite returns are Python bytes, 1.5 KB a 384-d vector, so
+        # ImageNet-21k's 273k prompts at once held ~1 GB besides the matrix
+        for start in range(0, len(unique), _LOOKUP_CHUNK):
+            hits = store.lookup(fingerprint, unique[start : start + _LOOKUP_CHUNK], dim=dim)
+            rows.put(hits.prompts, hits.vectors)
+            if limit is not None:
+                stale.update(
+                    (p, n)
+                    for p, n in zip(hits.prompts, hits.n_tokens, strict=True)
+                    if n is not None and n > limit
+                )
+        if stale and limit is not None:
             _check_lengths(stale, limit, prompts, too_long)
     misses = [unique[int(i)] for i in np.flatnonzero(~rows.filled)]
     misses.sort(key=len, reverse=True)
