@@ -206,19 +206,45 @@ def label_similarity(
 
 
 def _largest(block: npt.NDArray[np.float32], keep: int) -> npt.NDArray[np.intp]:
-    """Column indices of each row's ``keep`` largest entries.
+    """Column indices of each row's ``keep`` largest entries (in no particular order).
 
-    A partition finds each row's ``keep``-th largest value and a comparison picks the
-    entries at or above it (about 1.7x faster than ``argpartition`` on 13k-wide rows);
-    rows where ties put more than ``keep`` entries at the threshold fall back to
-    ``argpartition``.
+    A strided sample of the columns gives each row a threshold its ``keep`` largest
+    entries are almost surely above (the sample's ``j``-th largest, ``j`` chosen so that
+    about ``3 * keep`` entries of the row pass it); only those candidates are ranked
+    exactly. Rows where too few or too many entries pass (ties, odd distributions) are
+    ranked over the whole row with ``argpartition``. Exact either way; on 21,841-wide
+    rows about 3x faster than partitioning every row in full.
     """
-    width = block.shape[1]
-    threshold = np.partition(block, width - keep, axis=1)[:, width - keep]
+    rows, width = block.shape
+    stride = width // (16 * keep)
+    if stride < 4:  # narrow rows: a full argpartition is as cheap
+        return np.argpartition(block, width - keep, axis=1)[:, width - keep :]
+    sample = block[:, ::stride]
+    sampled = sample.shape[1]
+    j = min(sampled, -(-3 * keep // stride) + 1)
+    threshold = np.partition(sample, sampled - j, axis=1)[:, sampled - j]
     mask = block >= threshold[:, None]
-    if bool((mask.sum(axis=1) == keep).all()):
-        return np.nonzero(mask)[1].reshape(block.shape[0], keep)
-    return np.argpartition(block, width - keep, axis=1)[:, width - keep :]
+    counts = mask.sum(axis=1)
+    cap = 16 * keep
+    good = (counts >= keep) & (counts <= cap)
+    chosen = np.empty((rows, keep), dtype=np.intp)
+    if good.any():
+        good_rows = np.flatnonzero(good)
+        r, c = np.nonzero(mask[good_rows])
+        found = counts[good_rows]
+        starts = np.concatenate([[0], np.cumsum(found)[:-1]])
+        position = np.arange(len(c)) - starts[r]
+        values = np.full((len(good_rows), int(found.max())), -np.inf, dtype=block.dtype)
+        columns = np.zeros(values.shape, dtype=np.intp)
+        values[r, position] = block[good_rows[r], c]
+        columns[r, position] = c
+        width_c = values.shape[1]
+        top = np.argpartition(values, width_c - keep, axis=1)[:, width_c - keep :]
+        chosen[good_rows] = np.take_along_axis(columns, top, axis=1)
+    bad_rows = np.flatnonzero(~good)
+    if len(bad_rows):
+        chosen[bad_rows] = np.argpartition(block[bad_rows], width - keep, axis=1)[:, width - keep :]
+    return chosen
 
 
 def _topk_similarity(

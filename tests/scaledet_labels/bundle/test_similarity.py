@@ -147,3 +147,23 @@ def test_bad_embeddings(embeddings: np.ndarray, match: str) -> None:
 
 def test_errors_are_value_errors() -> None:
     assert issubclass(SimilarityError, ValueError)
+
+
+@pytest.mark.parametrize("keep", [1, 4, 9])
+def test_sampled_top_k_selection_is_exact(keep: int) -> None:
+    """The strided-sample threshold path of ``_largest`` picks each row's ``keep`` largest
+    values exactly, with ties, constant rows and skewed rows falling back to a full sort."""
+    from scaledet_labels.bundle.similarity import _largest
+
+    rng = np.random.default_rng(keep)
+    block = rng.standard_normal((60, 3000)).astype(np.float32)
+    block[1] = 0.5  # every entry tied
+    block[2, :100] = 10.0  # more large entries than the sample expects
+    block[3, ::7] = block[3, 0]  # many ties
+    block[4] = np.linspace(-1, 1, 3000, dtype=np.float32) ** 9  # skewed
+    chosen = _largest(block, keep)
+    assert chosen.shape == (60, keep)
+    for i in range(60):
+        assert len(set(chosen[i].tolist())) == keep
+        expected = np.sort(block[i])[-keep:]
+        np.testing.assert_array_equal(np.sort(block[i, chosen[i]]), expected)
