@@ -15,12 +15,14 @@ precision of ``same`` decisions ranked by confidence (a decision is right when i
 is the counterpart; labels with a counterpart are the positives), precision and recall of
 ``same`` at the default threshold 0.5, top-1 (the best candidate is the counterpart, over
 labels with one) and the precision of ``none`` (labels decided ``none`` that have no
-counterpart). Two settings: **metadata** (the datasets' synsets and definitions visible
-to the matcher) and **names only** (hidden: synsets looked up by name, as for
-vocabularies nobody annotated, e.g. Objects365 and OpenImages).
+counterpart). Four settings: **metadata** (the datasets' synsets and definitions visible
+to the matcher), **names only** (hidden: synsets looked up by name, as for vocabularies
+nobody annotated, e.g. Objects365 and OpenImages), and **source metadata** / **target
+metadata** (visible on one side only, as for COCO, which has synsets, against
+OpenImages, which has none).
 
 The model is fitted per signal set (logistic regression, L2 penalty 1.0, each task
-weighing the same) on the candidate pairs of both settings; the WordNet models only on
+weighing the same) on the candidate pairs of every setting; the WordNet models only on
 pairs where both labels have a synset (``matching.score`` sends the others to the names
 model). The table reports it **leave-one-dataset-pair-out**: the COCO <-> LVIS
 tasks are scored by a model fitted on ImageNet-21k <-> LVIS alone and vice versa, so no
@@ -60,6 +62,13 @@ COCO_TO_SYNSET = ROOT / "benchmarks" / "data" / "coco_to_synset.json"
 MODEL_PATH = ROOT / "scaledet_labels" / "data" / "matcher.json"
 L2 = 1.0  # total L2 penalty on the weights (not per pair)
 SIGNAL_SETS = ("embeddings", "names", "wordnet", "all")
+#: Which side's synsets and definitions the matcher sees: (source, target).
+SETTINGS = {
+    "metadata": (True, True),
+    "names only": (False, False),
+    "source metadata": (True, False),
+    "target metadata": (False, True),
+}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -198,7 +207,7 @@ def main() -> None:
     data: dict[tuple[tuple[str, str], bool], Any] = {}
     for task, pairs in gold.items():
         source, target = task
-        for metadata in (True, False):
+        for setting, metadata in SETTINGS.items():
             started = time.perf_counter()
             candidates = candidate_pairs(
                 vocabs[source].labels,
@@ -214,14 +223,16 @@ def main() -> None:
                 ],
                 dtype=float,
             )
-            data[task, metadata] = (candidates, y)
+            data[task, setting] = (candidates, y)
             print(
-                f"{source} -> {target} (metadata {metadata}): {len(y)} candidate pairs, "
+                f"{source} -> {target} ({setting}): {len(y)} candidate pairs, "
                 f"{int(y.sum())} right, {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
-    missed = {task: len(pairs) - int(data[task, False][1].sum()) for task, pairs in gold.items()}
+    missed = {
+        task: len(pairs) - int(data[task, "names only"][1].sum()) for task, pairs in gold.items()
+    }
     print(f"counterparts among no candidate (names only): {missed}", file=sys.stderr)
 
     from scaledet_labels.bundle.matching import _WIDTH, IN_WORDNET
@@ -252,7 +263,7 @@ def main() -> None:
     pooled: dict[str, tuple[list[Any], dict[int, int]]] = {}
     from scaledet_labels.bundle.matching import score
 
-    for (task, metadata), (candidates, _) in data.items():
+    for (task, setting), (candidates, _) in data.items():
         n = len(vocabs[task[0]])
         for signals in SIGNAL_SETS:
             for kind, model in (
@@ -261,10 +272,10 @@ def main() -> None:
             ):
                 p = score(candidates.features, signals, model)  # type: ignore[arg-type]
                 matches = decide(candidates, p, n)
-                key = f"{task[0]}->{task[1]} {'metadata' if metadata else 'names only'} {signals}"
+                key = f"{task[0]}->{task[1]} {setting} {signals}"
                 results[kind][key] = evaluate(matches, gold[task])
                 if kind == "leave_one_out":  # every task's decisions in one list
-                    pool = f"pooled {'metadata' if metadata else 'names only'} {signals}"
+                    pool = f"pooled {setting} {signals}"
                     decisions, truth = pooled.setdefault(pool, ([], {}))
                     offset = 10**6 * list(gold).index(task)  # unique rows across tasks
                     for m in matches:

@@ -84,6 +84,7 @@ FEATURES = (
     "synset_looked_up",
     "name_and_synset",
     "synonyms_by_wordnet",
+    "given_sense_unlikely",
     "hierarchy",
     "part",
     "synsets_differ",
@@ -91,9 +92,9 @@ FEATURES = (
     "in_wordnet",
     "definition",
 )
-_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 17, "all": 18}
+_WIDTH = {"embeddings": 3, "names": 8, "wordnet": 18, "all": 19}
 #: Column of the ``in_wordnet`` feature: both labels have a (given or looked-up) synset.
-IN_WORDNET = 16
+IN_WORDNET = 17
 MODEL_FILE = "matcher.json"
 _NEAREST = 10  # candidates by cosine per source label
 _QUALIFIER = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]\s*")
@@ -286,6 +287,14 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
     both = float(named and (given > 0 or looked_up >= 0.5))
     # different words whose most common senses are one synset: "sofa" / "couch"
     synonyms_by_wordnet = float(not named and looked_up >= 1.0)
+    # one dataset gives a synset that is an unlikely sense of the other's name (COCO's
+    # "mouse" is mouse.n.04, the device; a name lookup of "Mouse" puts the animal first)
+    unlikely = 0.0
+    given_synset, other = (s.given, t) if s.given else (t.given, s)
+    if given_synset is not None and other.given is None and other.looked:
+        unlikely = 1.0 - dict(other.looked).get(given_synset, 0.0)
+        if unlikely >= 0.5:
+            evidence.append(f"{given_synset} is not the usual WordNet sense of the other name")
     hierarchy = part = differ = 0.0
     if shared:
         weight, name = max(shared)
@@ -334,6 +343,7 @@ def _pair_features(s: _Facts, t: _Facts) -> tuple[list[float], list[str]]:
         looked_up,
         both,
         synonyms_by_wordnet,
+        unlikely,
         hierarchy,
         part,
         differ,
@@ -377,7 +387,7 @@ def candidate_pairs(
     targets: Sequence[Label],
     target_vectors: Any,
     *,
-    metadata: bool = True,
+    metadata: bool | tuple[bool, bool] = True,
     nearest: int = _NEAREST,
 ) -> Candidates:
     """Every candidate pair with its features (see the module docs).
@@ -391,7 +401,8 @@ def candidate_pairs(
         targets: The target labels.
         target_vectors: Their embeddings (same dimension).
         metadata: Use the datasets' own synsets and definitions (``False``: names only,
-            synsets looked up; for vocabularies with no metadata and for evaluation).
+            synsets looked up; for vocabularies with no metadata and for evaluation); a
+            pair ``(source, target)`` decides per side.
         nearest: How many nearest targets by cosine each source considers.
     """
     src = _checked_vectors(source_vectors, len(sources), "source vectors")
@@ -401,8 +412,11 @@ def candidate_pairs(
     if not sources or not targets:
         empty = np.zeros(0, dtype=np.int64)
         return Candidates(empty, empty, np.zeros((0, len(FEATURES))), [])
-    s_facts = [_facts(label, metadata) for label in sources]
-    t_facts = [_facts(label, metadata) for label in targets]
+    source_metadata, target_metadata = (
+        metadata if isinstance(metadata, tuple) else (metadata, metadata)
+    )
+    s_facts = [_facts(label, source_metadata) for label in sources]
+    t_facts = [_facts(label, target_metadata) for label in targets]
     by_key: dict[str, set[int]] = {}
     for j, facts in enumerate(t_facts):
         keys = [*facts.all_folded, *(x for x, _ in facts.looked)]

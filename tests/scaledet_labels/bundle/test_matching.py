@@ -766,3 +766,24 @@ def test_merge_file_errors_name_the_file(tmp_path: Path) -> None:
     same_dataset.write_text("source,target\na:dog,b:dog\na:Cats,b:dog\n")
     with pytest.raises(LabelSpaceError, match="two labels of the same dataset"):
         union(same_dataset)
+
+
+def test_metadata_can_be_chosen_per_side() -> None:
+    """``metadata=(source, target)``: COCO gives synsets, OpenImages does not."""
+    from scaledet_labels.bundle.matching import FEATURES, candidate_pairs
+
+    a = vocab([{"name": "mouse", "synset": "mouse.n.04"}], "a")
+    b = vocab([{"name": "Mouse", "synset": "mouse.n.01"}, "Computer mouse"], "b")
+    vectors = np.stack([near(0, 0.95, 1), near(0, 0.9, 2)])
+    column = FEATURES.index("given_sense_unlikely")
+    both = candidate_pairs(a.labels, axis(0)[None], b.labels, vectors, metadata=True)
+    source_only = candidate_pairs(
+        a.labels, axis(0)[None], b.labels, vectors, metadata=(True, False)
+    )
+    pair = {int(t): q for q, t in enumerate(source_only.target)}
+    # both given and different: a relation of given synsets; source only: the animal is
+    # the first sense of "Mouse", so the device (mouse.n.04) is an unlikely reading of it
+    assert both.features[:, column].max() == 0.0
+    assert source_only.features[pair[0], column] == pytest.approx(0.75)
+    assert "not the usual WordNet sense" in "; ".join(source_only.evidence[pair[0]])
+    assert source_only.features[pair[1], column] == 0.0  # computer_mouse is mouse.n.04
